@@ -1,0 +1,186 @@
+"""Find, start and provision the Cloud Spanner emulator (for tests, the demo and benchmarks).
+
+The binary is looked up in this order: the ``SPANNER_EMULATOR_BIN`` environment variable, the
+path the ``google-cloud-cli-spanner-emulator`` package installs, then the Cloud SDK found
+through ``gcloud`` on ``PATH``. Without any of them :class:`EmulatorNotFound` says how to get
+it (``gcloud components install cloud-spanner-emulator`` or the container image).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+__all__ = ["Emulator", "EmulatorNotFound", "find_emulator", "free_port", "provision"]
+
+INSTALLED_PATHS = (
+    "/usr/lib/google-cloud-sdk/bin/cloud_spanner_emulator/emulator_main",
+    "/usr/share/google-cloud-sdk/bin/cloud_spanner_emulator/emulator_main",
+    "/opt/google-cloud-sdk/bin/cloud_spanner_emulator/emulator_main",
+)
+
+_REQUEST_RE = re.compile(r"Request\[([A-Za-z]+)\.([A-Za-z]+)\]")
+
+
+class EmulatorNotFound(RuntimeError):
+    """No ``emulator_main`` binary could be found."""
+
+
+def find_emulator() -> str:
+    """The path of ``emulator_main``; raises :class:`EmulatorNotFound` with a fix."""
+    explicit = os.environ.get("SPANNER_EMULATOR_BIN")
+    if explicit:
+        if os.access(explicit, os.X_OK):
+            return explicit
+        raise EmulatorNotFound(f"SPANNER_EMULATOR_BIN={explicit!r} is not an executable file")
+    for path in INSTALLED_PATHS:
+        if os.access(path, os.X_OK):
+            return path
+    gcloud = shutil.which("gcloud")
+    if gcloud:
+        sdk = Path(os.path.realpath(gcloud)).parent.parent
+        candidate = sdk / "bin" / "cloud_spanner_emulator" / "emulator_main"
+        if os.access(candidate, os.X_OK):
+            return str(candidate)
+    raise EmulatorNotFound(
+        "Cloud Spanner emulator not found. Install it with "
+        "'gcloud components install cloud-spanner-emulator' (or the Debian package "
+        "google-cloud-cli-spanner-emulator), or set SPANNER_EMULATOR_BIN to the path of "
+        "emulator_main. To use an emulator you run yourself (e.g. the container image "
+        "gcr.io/cloud-spanner-emulator/emulator), set SPANNER_EMULATOR_HOST=host:port."
+    )
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Emulator:
+    """One ``emulator_main`` process on 127.0.0.1 (the emulator listens on IPv4 only)."""
+
+    def __init__(
+        self,
+        port: int | None = None,
+        *,
+        log_requests: bool = False,
+        extra_args: Sequence[str] = (),
+        binary: str | None = None,
+    ) -> None:
+        self.binary = binary or find_emulator()
+        self.port = port or free_port()
+        self.log_requests = log_requests
+        self.extra_args = list(extra_args)
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log_path = Path(tempfile.mkstemp(prefix="spanner-emulator-", suffix=".log")[1])
+
+    @property
+    def host(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self, timeout: float = 20.0) -> Emulator:
+        """Start the process and wait until it accepts connections."""
+        args = [self.binary, "--host_port", self.host, *self.extra_args]
+        if self.log_requests:
+            args.append("--log_requests")
+        with open(self.log_path, "ab") as log:
+            self.process = subprocess.Popen(
+                args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"emulator exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError(f"emulator did not listen on {self.host} within {timeout}s")
+
+    def stop(self) -> None:
+        """Stop the process (its data is gone: the emulator keeps it in memory)."""
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self.process = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- reading the request log (needs log_requests=True) ---------------------------------
+
+    def log_offset(self) -> int:
+        """The current end of the log, to count only the requests after it."""
+        return self.log_path.stat().st_size
+
+    def requests(self, since: int = 0) -> Counter[str]:
+        """RPCs logged since ``since`` (a ``log_offset()``), by ``Service.Method``."""
+        with open(self.log_path, "rb") as log:
+            log.seek(since)
+            text = log.read().decode(errors="replace")
+        return Counter(f"{m.group(1)}.{m.group(2)}" for m in _REQUEST_RE.finditer(text))
+
+
+def provision(
+    host: str,
+    *,
+    project: str,
+    instance: str,
+    database: str,
+    ddl: Sequence[str] = (),
+    timeout: float = 60.0,
+) -> None:
+    """Create the instance (if missing) and the database with ``ddl`` on an emulator."""
+    from google.api_core.exceptions import AlreadyExists
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.spanner_v1 import Client
+
+    client = Client(
+        project=project,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": host},
+        disable_builtin_metrics=True,
+    )
+    inst = client.instance(
+        instance,
+        configuration_name=f"projects/{project}/instanceConfigs/emulator-config",
+        display_name=instance,
+        node_count=1,
+    )
+    with contextlib.suppress(AlreadyExists):
+        inst.create().result(timeout)
+    db = inst.database(database, ddl_statements=list(ddl))
+    with contextlib.suppress(AlreadyExists):
+        db.create().result(timeout)
+    client.instance_admin_api.transport.close()
+    client.database_admin_api.transport.close()

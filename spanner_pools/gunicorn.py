@@ -1,0 +1,37 @@
+"""gunicorn server hooks: one pool per worker, opened before the first request, closed on exit.
+
+In ``gunicorn.conf.py``::
+
+    from spanner_pools.gunicorn import post_fork, post_worker_init, worker_exit
+
+or run ``gunicorn -c python:spanner_pools.gunicorn app:app``. Works with and without
+``--preload``: nothing is opened in the master, each worker builds its own client and
+sessions after fork, and a worker that exits (``--max-requests``, HUP, shutdown) deletes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import registry
+
+__all__ = ["post_fork", "post_worker_init", "worker_exit"]
+
+
+def post_fork(server: Any, worker: Any) -> None:
+    """Drop anything the master built before fork (``os.register_at_fork`` does it too)."""
+    registry.reset_after_fork()
+
+
+def post_worker_init(worker: Any) -> None:
+    """The app is loaded: open every pool so no request pays for session creation.
+
+    If Spanner is unreachable the worker still boots; pools retry in the background and
+    requests get 503 until they are open.
+    """
+    registry.open_all(wait=True)
+
+
+def worker_exit(server: Any, worker: Any) -> None:
+    """Stop the pingers and delete this worker's sessions on the server."""
+    registry.close_all()

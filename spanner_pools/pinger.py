@@ -1,0 +1,113 @@
+"""The background pinger: a loop around the pool's maintenance, unlike the docs' recipe.
+
+``threading.Thread(target=pool.ping)`` runs one pass and exits. This thread loops until
+stopped, sleeping until the next session is due; each pass re-creates missing sessions,
+rotates old ones, pings idle ones (and calls ``begin_pending_transactions()`` for
+``transaction_pinging``). Errors are logged and followed by an exponential backoff capped
+below ``PING_INTERVAL``, so the pool recovers within one ping cycle after an outage.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from .pools import ManagedPingingPool, ManagedTransactionPingingPool
+
+__all__ = ["Pinger"]
+
+logger = logging.getLogger(__name__)
+
+#: Longest sleep between passes while a pass keeps failing.
+MAX_BACKOFF = 30.0
+
+
+class Pinger:
+    """One daemon thread per pool manager; ``stop()`` returns within a second."""
+
+    def __init__(
+        self,
+        pool: ManagedPingingPool | ManagedTransactionPingingPool,
+        *,
+        name: str,
+        interval: float,
+        log_extra: dict[str, object],
+        on_pass: Callable[[], None] | None = None,
+    ) -> None:
+        self._pool = pool
+        self._interval = interval
+        self._extra = log_extra
+        self._on_pass = on_pass
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self.last_error: BaseException | None = None
+        self.passes = 0
+
+    @property
+    def name(self) -> str:
+        return self._thread.name
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def is_alive(self) -> bool:
+        return self._thread.is_alive()
+
+    def wake(self) -> None:
+        """Run a pass now instead of at the next due time."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 1.0) -> None:
+        """Ask the loop to end and wait up to ``timeout`` seconds for it."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread.is_alive() and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        backoff = 0.0
+        while not self._stop.is_set():
+            try:
+                self.run_pass()
+            except Exception as exc:  # noqa: BLE001 - the pinger must survive anything
+                self.last_error = exc
+                backoff = min(max(backoff * 2, 0.25), MAX_BACKOFF, max(self._interval / 2, 0.25))
+                logger.warning(
+                    "Spanner pinger pass failed (%s: %s); retrying in %.2fs",
+                    type(exc).__name__,
+                    exc,
+                    backoff,
+                    extra=self._extra,
+                )
+                self._sleep(backoff)
+                continue
+            if backoff:
+                logger.info("Spanner pinger recovered", extra=self._extra)
+            backoff = 0.0
+            self.last_error = None
+            due = self._pool.seconds_until_due()
+            self._sleep(self._interval if due is None else min(due, self._interval))
+
+    def run_pass(self) -> None:
+        """Replenish, rotate, ping and begin pending transactions once."""
+        self._pool.replenish()
+        self._pool.rotate()
+        self._pool.ping()
+        if isinstance(self._pool, ManagedTransactionPingingPool):
+            self._pool.begin_pending_transactions()
+        self.passes += 1
+        if self._on_pass is not None:
+            self._on_pass()
+
+    def _sleep(self, seconds: float) -> None:
+        deadline = time.monotonic() + max(seconds, 0.01)
+        while not self._stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            if self._wake.wait(remaining):
+                self._wake.clear()
+                return

@@ -1,0 +1,78 @@
+"""The one per-process registry of pool managers, for worker hooks, fork and exit.
+
+Every :class:`~spanner_pools.PoolManager` registers itself here. After ``fork()`` the child
+resets every manager (``os.register_at_fork``); at interpreter exit every manager is closed
+(``atexit``), so recycled workers delete their sessions.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .manager import PoolManager
+
+__all__ = ["close_all", "managers", "open_all", "reset_after_fork"]
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_managers: dict[int, PoolManager] = {}
+#: Clients, channels and pools inherited from a parent process. Kept referenced (never used,
+#: never closed) so that no gRPC destructor runs on the parent's channel in the child.
+_inherited: list[Any] = []
+
+
+def register(manager: PoolManager) -> None:
+    with _lock:
+        _managers[id(manager)] = manager
+
+
+def unregister(manager: PoolManager) -> None:
+    with _lock:
+        _managers.pop(id(manager), None)
+
+
+def managers() -> list[PoolManager]:
+    """Every open or not-yet-opened manager of this process."""
+    with _lock:
+        return list(_managers.values())
+
+
+def keep_inherited(obj: Any) -> None:
+    _inherited.append(obj)
+
+
+def open_all(wait: bool = True) -> None:
+    """Open every registered manager; a failure is logged and retried in the background."""
+    for manager in managers():
+        try:
+            manager.open(wait=wait)
+        except Exception as exc:  # noqa: BLE001 - a worker must boot even if Spanner is down
+            logger.error("could not open Spanner pool %r: %s", manager.alias, exc)
+
+
+def close_all(timeout: float = 5.0) -> None:
+    """Close every registered manager: stop pingers, delete sessions."""
+    for manager in managers():
+        try:
+            manager.close(timeout=timeout)
+        except Exception:  # noqa: BLE001 - close the others anyway
+            logger.exception("could not close Spanner pool %r", manager.alias)
+
+
+def reset_after_fork() -> None:
+    """In a child process: make every manager forget what the parent built."""
+    global _lock
+    _lock = threading.Lock()
+    for manager in list(_managers.values()):
+        manager._check_process()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=reset_after_fork)
+atexit.register(close_all)
