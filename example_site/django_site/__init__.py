@@ -1,0 +1,1 @@
+"""The notes site in Django: ``gunicorn example_site.django_site.wsgi``."""
