@@ -1,15 +1,22 @@
-"""The per-process gRPC channel to Spanner, with a deadline on every call.
+"""The per-process gRPC channel to Spanner: bounded deadlines and fail-fast during outages.
 
 ``Database.spanner_api`` builds its channel with the client's long default deadlines (3600 s
-for Commit) and no bound on reconnect backoff. The manager gives the database a channel
-built here instead: every RPC gets at most ``RPC_TIMEOUT`` seconds, and after an outage the
-channel reconnects within about a second of the server coming back.
+for Commit) and no bound on reconnect backoff, and a streaming read retries UNAVAILABLE in a
+loop with no end. The manager gives the database a channel built here instead:
+
+* every RPC gets at most ``RPC_TIMEOUT`` seconds;
+* while the channel is in ``TRANSIENT_FAILURE`` (Spanner unreachable) request RPCs fail at
+  once with :class:`PoolUnavailable` (a 503), which also ends the client's retry loop; the
+  pinger's own RPCs (run inside :func:`maintenance`) still go out and reconnect the channel;
+* after an outage the channel reconnects within about a second of the server coming back.
 """
 
 from __future__ import annotations
 
 import collections
+import threading
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import grpc
@@ -17,7 +24,48 @@ from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1.services.spanner import SpannerClient
 from google.cloud.spanner_v1.services.spanner.transports.grpc import SpannerGrpcTransport
 
-__all__ = ["build_spanner_api"]
+from .errors import PoolUnavailable
+
+__all__ = ["ChannelHealth", "build_spanner_api", "maintenance"]
+
+_local = threading.local()
+
+
+@contextmanager
+def maintenance() -> Iterator[None]:
+    """Mark this thread's RPCs as the pool's own (pings, session creation): never refused."""
+    previous = getattr(_local, "maintenance", False)
+    _local.maintenance = True
+    try:
+        yield
+    finally:
+        _local.maintenance = previous
+
+
+class ChannelHealth:
+    """Tracks the channel's connectivity through ``channel.subscribe`` (no RPC)."""
+
+    def __init__(self) -> None:
+        self.state: grpc.ChannelConnectivity | None = None
+        self._channel: grpc.Channel | None = None
+
+    def watch(self, channel: grpc.Channel) -> None:
+        self._channel = channel
+        channel.subscribe(self._update, try_to_connect=False)
+
+    def _update(self, state: grpc.ChannelConnectivity) -> None:
+        self.state = state
+
+    @property
+    def down(self) -> bool:
+        """True while the last connection attempt failed (Spanner unreachable)."""
+        return self.state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
+
+    def close(self) -> None:
+        if self._channel is not None:
+            self._channel.unsubscribe(self._update)
+            self._channel = None
+
 
 SPANNER_DATA_SCOPE = "https://www.googleapis.com/auth/spanner.data"
 
@@ -41,12 +89,18 @@ class _CallDetails(
 
 
 class _DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):  # type: ignore[misc]
-    """Caps the deadline of every call at ``cap`` seconds."""
+    """Caps the deadline of every call at ``cap`` seconds; refuses request RPCs while down."""
 
-    def __init__(self, cap: float) -> None:
+    def __init__(self, cap: float, health: ChannelHealth) -> None:
         self.cap = cap
+        self.health = health
 
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
+        if self.health.down and not getattr(_local, "maintenance", False):
+            raise PoolUnavailable(
+                "Spanner is unreachable (the channel is in TRANSIENT_FAILURE); failing fast "
+                "until the pinger reconnects"
+            )
         timeout = details.timeout
         capped = self.cap if timeout is None else min(timeout, self.cap)
         return _CallDetails(
@@ -74,18 +128,21 @@ class _DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
 
 def build_spanner_api(
     client: Client, *, emulator_host: str | None, rpc_timeout: float
-) -> SpannerClient:
-    """A ``SpannerClient`` on a new channel owned by the calling process."""
-    interceptor = _DeadlineInterceptor(rpc_timeout)
+) -> tuple[SpannerClient, ChannelHealth]:
+    """A ``SpannerClient`` on a new channel owned by the calling process, and its health."""
+    health = ChannelHealth()
+    interceptor = _DeadlineInterceptor(rpc_timeout, health)
     if emulator_host is not None:
         channel = grpc.insecure_channel(emulator_host, options=CHANNEL_OPTIONS)
+        health.watch(channel)
         transport = SpannerGrpcTransport(channel=grpc.intercept_channel(channel, interceptor))
-        return SpannerClient(transport=transport, client_info=client._client_info)
+        return SpannerClient(transport=transport, client_info=client._client_info), health
 
     def make_channel(host: str, **kwargs: Any) -> grpc.Channel:
         options = dict(kwargs.pop("options", None) or [])
         options.update(CHANNEL_OPTIONS)
         channel = SpannerGrpcTransport.create_channel(host, options=list(options.items()), **kwargs)
+        health.watch(channel)
         return grpc.intercept_channel(channel, interceptor)
 
     credentials = client.credentials
@@ -96,4 +153,4 @@ def build_spanner_api(
     transport = SpannerGrpcTransport(
         host=host, credentials=credentials, channel=make_channel, client_info=client._client_info
     )
-    return SpannerClient(transport=transport, client_info=client._client_info)
+    return SpannerClient(transport=transport, client_info=client._client_info), health

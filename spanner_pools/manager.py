@@ -23,7 +23,7 @@ from google.cloud.spanner_v1.pool import AbstractSessionPool, BurstyPool
 from google.cloud.spanner_v1.session import Session
 
 from . import registry
-from ._channel import build_spanner_api
+from ._channel import ChannelHealth, build_spanner_api
 from .errors import PoolClosed, PoolUnavailable
 from .handle import TRANSPORT_ERRORS, SessionHandle
 from .pinger import Pinger
@@ -40,7 +40,6 @@ T = TypeVar("T")
 _MANAGED = (ManagedPingingPool, ManagedTransactionPingingPool)
 
 
-
 @dataclass
 class _ProcessState:
     """What one process built: dropped as a whole after fork or close."""
@@ -49,6 +48,7 @@ class _ProcessState:
     database: Database
     pool: AbstractSessionPool | None
     pinger: Pinger | None
+    health: ChannelHealth
     multiplexed: Session | None = None
 
 
@@ -177,7 +177,7 @@ class PoolManager:
             )
         # Database(pool=...) does not bind; instance.database() would (a network call).
         database = Database(s.database, instance, pool=pool, database_role=s.database_role)
-        database._spanner_api = build_spanner_api(
+        database._spanner_api, health = build_spanner_api(
             client, emulator_host=s.emulator_host, rpc_timeout=s.rpc_timeout
         )
         pinger = None
@@ -189,12 +189,15 @@ class PoolManager:
                 name=f"spanner-pools-pinger:{self.alias}:{s.database}",
                 interval=s.ping_interval,
                 log_extra=self.log_extra,
+                channel_down=lambda: health.down,
                 on_pass=self._report_leaks,
             )
             pinger.start()
         elif isinstance(pool, BurstyPool):
             pool.bind(database)
-        return _ProcessState(client=client, database=database, pool=pool, pinger=pinger)
+        return _ProcessState(
+            client=client, database=database, pool=pool, pinger=pinger, health=health
+        )
 
     def _build_client(self) -> Client:
         s = self.settings
@@ -264,6 +267,7 @@ class PoolManager:
                     event.set()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             logger.warning("Spanner pool %r: error while deleting sessions: %s", self.alias, exc)
+        state.health.close()
         if not self.counters.in_use:
             state.database.spanner_api.transport.close()
         logger.info("Spanner pool %r closed", self.alias, extra=self.log_extra)

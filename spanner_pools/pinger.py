@@ -34,9 +34,11 @@ class Pinger:
         name: str,
         interval: float,
         log_extra: dict[str, object],
+        channel_down: Callable[[], bool] = lambda: False,
         on_pass: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
+        self._channel_down = channel_down
         self._interval = interval
         self._extra = log_extra
         self._on_pass = on_pass
@@ -74,6 +76,7 @@ class Pinger:
                 self.run_pass()
             except Exception as exc:  # noqa: BLE001 - the pinger must survive anything
                 self.last_error = exc
+                self._pool.counters.add(ping_errors=1)
                 backoff = min(max(backoff * 2, 0.25), MAX_BACKOFF, max(self._interval / 2, 0.25))
                 logger.warning(
                     "Spanner pinger pass failed (%s: %s); retrying in %.2fs",
@@ -85,14 +88,16 @@ class Pinger:
                 self._sleep(backoff)
                 continue
             if backoff:
-                logger.info("Spanner pinger recovered", extra=self._extra)
+                logger.warning("Spanner pinger recovered", extra=self._extra)
             backoff = 0.0
             self.last_error = None
             due = self._pool.seconds_until_due()
             self._sleep(self._interval if due is None else min(due, self._interval))
 
     def run_pass(self) -> None:
-        """Replenish, rotate, ping and begin pending transactions once."""
+        """Probe if Spanner looked down; replenish, rotate, ping, begin pending transactions."""
+        if self._channel_down():
+            self._pool.probe()
         self._pool.replenish()
         self._pool.rotate()
         self._pool.ping()

@@ -35,6 +35,7 @@ from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.types import BatchCreateSessionsRequest, ExecuteSqlRequest
 from google.cloud.spanner_v1.types import Session as SessionProto
 
+from ._channel import maintenance
 from .errors import PoolClosed, PoolExhausted, PoolUnavailable
 from .stats import PoolCounters
 
@@ -137,9 +138,13 @@ class _ManagedPoolMixin:
                 labels=dict(self._labels), creator_role=self._database_role or ""
             ),
         )
-        response = database.spanner_api.batch_create_sessions(
-            request=request, metadata=self._metadata(leader=True), timeout=self._rpc_timeout
-        )
+        with maintenance():
+            response = database.spanner_api.batch_create_sessions(
+                request=request,
+                metadata=self._metadata(leader=True),
+                timeout=self._rpc_timeout,
+                retry=None,  # the pinger retries, with backoff
+            )
         now = time.monotonic()
         made: list[_Pooled] = []
         for proto in response.session:
@@ -164,16 +169,17 @@ class _ManagedPoolMixin:
     def _ping_session(self, session: Session) -> None:
         assert self._database is not None
         request = ExecuteSqlRequest(session=session.name, sql="SELECT 1")
-        self._database.spanner_api.execute_sql(
-            request=request, metadata=self._metadata(), timeout=self._ping_timeout, retry=None
-        )
+        with maintenance():
+            self._database.spanner_api.execute_sql(
+                request=request, metadata=self._metadata(), timeout=self._ping_timeout, retry=None
+            )
 
     def _delete_session(self, session: Session) -> None:
         """DeleteSession, ignoring a session the server already forgot."""
         assert self._database is not None
         with self._cond:
             self._owned.pop(session.session_id, None)
-        with contextlib.suppress(NotFound):
+        with contextlib.suppress(NotFound), maintenance():
             self._database.spanner_api.delete_session(
                 name=session.name, metadata=self._metadata(), timeout=self._rpc_timeout, retry=None
             )
@@ -274,7 +280,6 @@ class _ManagedPoolMixin:
                     self._replace_idle()
                     continue
             except Exception:
-                self.counters.add(ping_errors=1)
                 retry_at = time.monotonic() + min(self._interval, RETRY_FAILED_PING_AFTER)
                 with self._cond:
                     for rest in due[index if alive else index + 1 :]:
@@ -285,6 +290,26 @@ class _ManagedPoolMixin:
             with self._cond:
                 self._push(item, self._next_ping(time.monotonic()))
         return pinged
+
+    def probe(self) -> None:
+        """Ping the least recently used idle session now, due or not (reconnects the channel)."""
+        with self._cond:
+            if not self._idle:
+                return
+            ping_at, seq, item = heapq.heappop(self._idle)
+        try:
+            self._ping_session(item.session)
+        except NotFound:
+            with self._cond:
+                self._owned.pop(item.session.session_id, None)
+            return  # replenish() re-creates it
+        except Exception:
+            with self._cond:
+                self._push(item, ping_at)
+            raise
+        self.counters.add(pings=1)
+        with self._cond:
+            self._push(item, self._next_ping(time.monotonic()))
 
     def _replace_idle(self) -> None:
         """Create a session for an idle one the server lost (on failure, ``replenish`` retries)."""
