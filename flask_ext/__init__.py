@@ -1,1 +1,19 @@
-"""placeholder"""
+"""Flask adapter of spanner-pools: ``spanner = Spanner(); spanner.init_app(app)``.
+
+``spanner.session`` is the request's pooled Spanner session; config keys are the core
+settings with a ``SPANNER_`` prefix. See docs/flask.md.
+"""
+
+from spanner_pools import PoolError, PoolExhausted, PoolUnavailable
+
+from .cli import spanner_cli
+from .extension import Spanner, settings_from_config
+
+__all__ = [
+    "PoolError",
+    "PoolExhausted",
+    "PoolUnavailable",
+    "Spanner",
+    "settings_from_config",
+    "spanner_cli",
+]
