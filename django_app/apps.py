@@ -1,0 +1,37 @@
+# mypy: disable-error-code="import-untyped"
+"""The ``spanner_pools`` app: registers the system checks and builds the pool managers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import AppConfig
+from django.core.signals import setting_changed
+
+
+def _spanner_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    """``override_settings(SPANNER=...)``: close the old pools, build new ones on next use."""
+    if setting == "SPANNER":
+        from .sessions import pools
+
+        pools.reset()
+
+
+class SpannerPoolsConfig(AppConfig):  # type: ignore[misc]
+    """``INSTALLED_APPS = [..., "django_app"]``; label ``spanner_pools`` (check IDs use it)."""
+
+    name = "django_app"
+    label = "spanner_pools"
+    verbose_name = "Spanner session pools"
+    default = True
+
+    def ready(self) -> None:
+        """Build one PoolManager per alias: no network (pools open on first use or through
+        the worker hooks), and an invalid ``SPANNER`` is left for the checks to report."""
+        from . import checks  # noqa: F401 - registers the system checks
+        from .sessions import pools
+
+        setting_changed.connect(
+            _spanner_setting_changed, dispatch_uid="spanner_pools.setting_changed"
+        )
+        pools.configure()

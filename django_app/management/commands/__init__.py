@@ -1,0 +1,1 @@
+"""``spanner_status`` and ``spanner_ping``."""

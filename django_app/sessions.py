@@ -1,0 +1,182 @@
+# mypy: disable-error-code="import-untyped"
+"""``pools`` (alias -> :class:`~spanner_pools.PoolManager`, one per alias and process) and the
+per-request mapping of session handles behind ``request.spanner_sessions``.
+
+Building a manager touches no network: it opens on first use, or earlier through the core's
+worker hooks (``registry.open_all()`` in gunicorn's ``post_worker_init``).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from typing import Any
+
+from django.core.exceptions import ImproperlyConfigured
+
+from spanner_pools import HandleClosed, PoolManager, SessionHandle
+
+from .conf import load
+
+__all__ = ["PoolDoesNotExist", "Pools", "RequestSessions", "pools"]
+
+logger = logging.getLogger(__name__)
+
+
+class PoolDoesNotExist(KeyError):
+    """An alias that ``SPANNER`` does not define (a ``KeyError``, so ``in`` and ``get`` work)."""
+
+    def __init__(self, alias: Any, configured: Iterable[str]) -> None:
+        self.alias = alias
+        self.configured = tuple(configured)
+        names = ", ".join(repr(a) for a in self.configured) or "none"
+        super().__init__(
+            f"Spanner alias {alias!r} is not configured in settings.SPANNER "
+            f"(configured aliases: {names})"
+        )
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+class Pools(Mapping[str, PoolManager]):
+    """Lazy mapping of alias to this process's :class:`~spanner_pools.PoolManager`.
+
+    The managers are built from ``settings.SPANNER`` on first access (``AppConfig.ready()``
+    does it at start-up) and kept for the life of the process. A bad ``SPANNER`` setting
+    raises ``ImproperlyConfigured`` on access; ``manage.py check`` lists the problems.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._managers: dict[str, PoolManager] | None = None
+
+    def configure(self) -> bool:
+        """Build the managers now if the setting is valid (no network); False if it is not.
+
+        Called from ``AppConfig.ready()``: an invalid setting must not stop Django from
+        starting, so that the system checks can report it.
+        """
+        try:
+            self._load()
+        except ImproperlyConfigured as exc:
+            logger.debug("Spanner pools not built: %s", exc)
+            return False
+        return True
+
+    def _load(self) -> dict[str, PoolManager]:
+        managers = self._managers
+        if managers is not None:
+            return managers
+        with self._lock:
+            if self._managers is None:
+                self._managers = {
+                    alias: PoolManager(settings, alias=alias) for alias, settings in load().items()
+                }
+            return self._managers
+
+    def __getitem__(self, alias: str) -> PoolManager:
+        managers = self._load()
+        try:
+            return managers[alias]
+        except (KeyError, TypeError):
+            raise PoolDoesNotExist(alias, managers) from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._load()))
+
+    def __len__(self) -> int:
+        return len(self._load())
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._load()
+
+    def reset(self, timeout: float = 5.0) -> None:
+        """Close every manager (deleting its sessions) and rebuild from settings on next access.
+
+        Runs when ``override_settings`` changes ``SPANNER``; not meant for production code.
+        """
+        with self._lock:
+            old, self._managers = self._managers, None
+        for manager in (old or {}).values():
+            try:
+                manager.close(timeout=timeout)
+            except Exception:  # noqa: BLE001 - close the others anyway
+                logger.exception("could not close Spanner pool %r", manager.alias)
+
+    def __repr__(self) -> str:
+        managers = self._managers
+        if managers is None:
+            return "<Pools (not built)>"
+        return f"<Pools {list(managers.values())!r}>"
+
+
+#: Alias -> :class:`~spanner_pools.PoolManager` of this process (``from django_app import pools``).
+pools = Pools()
+
+
+class RequestSessions(Mapping[str, SessionHandle]):
+    """The session handles of one request, by alias (``request.spanner_sessions``).
+
+    A handle is created on first access and checks a session out on first use; ``close()``
+    (when the response is finished) returns every session once. Iterating lists the
+    configured aliases without creating handles.
+    """
+
+    def __init__(self, source: Mapping[str, PoolManager] | None = None) -> None:
+        self._pools: Mapping[str, PoolManager] = pools if source is None else source
+        self._lock = threading.Lock()
+        self._handles: dict[str, SessionHandle] = {}
+        self._closed = False
+
+    def __getitem__(self, alias: str) -> SessionHandle:
+        with self._lock:
+            handle = self._handles.get(alias)
+            if handle is not None:
+                return handle
+            manager = self._pools[alias]  # an unknown alias raises PoolDoesNotExist
+            if self._closed:
+                raise HandleClosed(
+                    "the request's Spanner sessions were returned when its response finished; "
+                    f"outside a request use django_app.pools[{alias!r}].session()"
+                )
+            handle = manager.session()
+            self._handles[alias] = handle
+            return handle
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._pools)
+
+    def __len__(self) -> int:
+        return len(self._pools)
+
+    def __contains__(self, alias: object) -> bool:
+        return alias in self._pools
+
+    @property
+    def handles(self) -> dict[str, SessionHandle]:
+        """The handles created so far (a copy), by alias."""
+        with self._lock:
+            return dict(self._handles)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def close(self) -> None:
+        """Return every checked-out session to its pool; idempotent, never raises."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            handles = list(self._handles.values())
+        for handle in handles:
+            try:
+                handle.close()
+            except Exception:  # noqa: BLE001 - return the other sessions anyway
+                logger.exception("could not return a Spanner session of %r", handle)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<RequestSessions {state} {self.handles!r}>"
