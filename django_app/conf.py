@@ -53,10 +53,6 @@ class Settings:
         return getattr(settings, "SPANNER", _MISSING)
 
     @property
-    def SPANNER_IS_SET(self) -> bool:
-        return hasattr(settings, "SPANNER")
-
-    @property
     def MIDDLEWARE(self) -> list[str]:
         return list(getattr(settings, "MIDDLEWARE", None) or [])
 
