@@ -93,6 +93,19 @@ def test_good_config_values(
     assert getattr(app.extensions["spanner"].settings, attr) == expected
 
 
+def test_config_from_prefixed_env(
+    flask_config: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FLASK_SPANNER_POOL_SIZE", "4")
+    monkeypatch.setenv("FLASK_SPANNER_LABELS", '{"team": "web"}')
+    app = Flask("env")
+    app.config.from_mapping(flask_config)
+    app.config.from_prefixed_env()
+    Spanner(app)
+    settings = app.extensions["spanner"].settings
+    assert (settings.pool_size, dict(settings.labels)) == (4, {"team": "web"})
+
+
 def test_defaults_are_set_in_config(make_app: AppFactory) -> None:
     app, _ = make_app()
     assert app.config["SPANNER_POOL"] == "pinging"
