@@ -231,18 +231,37 @@ def test_two_apps_in_one_process_have_separate_managers(
     app1, _ = make_app(ext=spanner, name="one")
     app2, _ = make_app(ext=spanner, name="two", SPANNER_DATABASE=other_db, SPANNER_POOL_SIZE=1)
     m1, m2 = app1.extensions["spanner"], app2.extensions["spanner"]
-    assert m1 is not m2
-    with app1.app_context():
-        assert spanner.manager is m1
-        assert spanner.database.name.endswith("/" + database_id)
-    with app2.app_context():
-        assert spanner.manager is m2
-        assert spanner.database.name.endswith("/" + other_db)
-    s1 = app1.test_client().get("/read").get_json()["session"]
-    s2 = app2.test_client().get("/read").get_json()["session"]
-    assert s1 != s2
-    assert stats(app1)["checkouts"] == 1 and stats(app1)["size"] == 3
-    assert stats(app2)["checkouts"] == 1 and stats(app2)["size"] == 1
+    try:
+        assert m1 is not m2
+        with app1.app_context():
+            assert spanner.manager is m1
+            assert spanner.database.name.endswith("/" + database_id)
+        with app2.app_context():
+            assert spanner.manager is m2
+            assert spanner.database.name.endswith("/" + other_db)
+        s1 = app1.test_client().get("/read").get_json()["session"]
+        s2 = app2.test_client().get("/read").get_json()["session"]
+        assert s1 != s2
+        assert stats(app1)["checkouts"] == 1 and stats(app1)["size"] == 3
+        assert stats(app2)["checkouts"] == 1 and stats(app2)["size"] == 1
+    finally:
+        m2.close()
+        drop_database(emulator.host, other_db)  # the emulator allows 100 per instance
+
+
+def drop_database(host: str, database: str) -> None:
+    """Drop a database this test created besides ``database_id``."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.spanner_v1 import Client
+
+    client = Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": host},
+        disable_builtin_metrics=True,
+    )
+    client.instance(INSTANCE).database(database).drop()
+    client.database_admin_api.transport.close()
 
 
 # -- the request-scoped handle ----------------------------------------------------------------
