@@ -17,3 +17,9 @@ SCHEMA: list[str] = [NOTES_DDL]
 DEFAULT_PROJECT = "demo-project"
 DEFAULT_INSTANCE = "demo-instance"
 DEFAULT_DATABASE = "notes"
+
+
+if __name__ == "__main__":
+    # `python -m example_site.schema` prints the DDL, e.g. for `gcloud spanner databases create
+    # --ddl="$(python -m example_site.schema)"` against real Cloud Spanner.
+    print(";\n".join(SCHEMA))
