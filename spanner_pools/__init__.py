@@ -2,21 +2,50 @@
 
 ``PoolManager(SpannerSettings.from_mapping({...}))`` owns one client, database and session
 pool per process; ``manager.session()`` lends a pooled session to one request.
+
+Names are imported lazily (PEP 562) so that ``gunicorn -c python:spanner_pools.gunicorn``
+does not load google-cloud-spanner and gRPC into the gunicorn master.
 """
 
-from .errors import (
-    ConfigurationError,
-    HandleClosed,
-    PoolClosed,
-    PoolError,
-    PoolExhausted,
-    PoolUnavailable,
-    SpannerPoolsError,
-)
-from .handle import SessionHandle
-from .manager import PoolManager
-from .registry import close_all, managers, open_all
-from .settings import POOL_MODES, SETTINGS_KEYS, SpannerSettings
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .errors import ConfigurationError as ConfigurationError
+    from .errors import HandleClosed as HandleClosed
+    from .errors import PoolClosed as PoolClosed
+    from .errors import PoolError as PoolError
+    from .errors import PoolExhausted as PoolExhausted
+    from .errors import PoolUnavailable as PoolUnavailable
+    from .errors import SpannerPoolsError as SpannerPoolsError
+    from .handle import SessionHandle as SessionHandle
+    from .manager import PoolManager as PoolManager
+    from .registry import close_all as close_all
+    from .registry import managers as managers
+    from .registry import open_all as open_all
+    from .settings import POOL_MODES as POOL_MODES
+    from .settings import SETTINGS_KEYS as SETTINGS_KEYS
+    from .settings import SpannerSettings as SpannerSettings
+
+_EXPORTS = {
+    "ConfigurationError": "errors",
+    "HandleClosed": "errors",
+    "PoolClosed": "errors",
+    "PoolError": "errors",
+    "PoolExhausted": "errors",
+    "PoolUnavailable": "errors",
+    "SpannerPoolsError": "errors",
+    "SessionHandle": "handle",
+    "PoolManager": "manager",
+    "close_all": "registry",
+    "managers": "registry",
+    "open_all": "registry",
+    "POOL_MODES": "settings",
+    "SETTINGS_KEYS": "settings",
+    "SpannerSettings": "settings",
+}
 
 __all__ = [
     "POOL_MODES",
@@ -37,3 +66,16 @@ __all__ = [
 ]
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'spanner_pools' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

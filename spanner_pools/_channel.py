@@ -5,9 +5,10 @@ for Commit) and no bound on reconnect backoff, and a streaming read retries UNAV
 loop with no end. The manager gives the database a channel built here instead:
 
 * every RPC gets at most ``RPC_TIMEOUT`` seconds;
-* while the channel is in ``TRANSIENT_FAILURE`` (Spanner unreachable) request RPCs fail at
-  once with :class:`PoolUnavailable` (a 503), which also ends the client's retry loop; the
-  pinger's own RPCs (run inside :func:`maintenance`) still go out and reconnect the channel;
+* once an RPC failed with UNAVAILABLE (Spanner unreachable), request RPCs fail at once with
+  :class:`PoolUnavailable` (a 503), which also ends the client's endless retry loop for
+  streaming reads; the pinger's own RPCs (run inside :func:`maintenance`) still go out, and
+  the first one that succeeds lets requests through again;
 * after an outage the channel reconnects within about a second of the server coming back.
 """
 
@@ -28,6 +29,16 @@ from .errors import PoolUnavailable
 
 __all__ = ["ChannelHealth", "build_spanner_api", "maintenance"]
 
+SPANNER_DATA_SCOPE = "https://www.googleapis.com/auth/spanner.data"
+
+CHANNEL_OPTIONS: list[tuple[str, Any]] = [
+    ("grpc.max_send_message_length", -1),
+    ("grpc.max_receive_message_length", -1),
+    ("grpc.keepalive_time_ms", 120_000),
+    ("grpc.initial_reconnect_backoff_ms", 200),
+    ("grpc.max_reconnect_backoff_ms", 1_000),
+]
+
 _local = threading.local()
 
 
@@ -43,39 +54,20 @@ def maintenance() -> Iterator[None]:
 
 
 class ChannelHealth:
-    """Tracks the channel's connectivity through ``channel.subscribe`` (no RPC)."""
+    """Whether Spanner looked unreachable, judged from the outcome of the last RPCs.
+
+    UNAVAILABLE marks it down; any successful RPC (a ping, in the pinger's probe) marks it up.
+    No thread watches the channel: a thread blocked inside gRPC would make ``fork()`` unsafe.
+    """
 
     def __init__(self) -> None:
-        self.state: grpc.ChannelConnectivity | None = None
-        self._channel: grpc.Channel | None = None
+        self.down = False
 
-    def watch(self, channel: grpc.Channel) -> None:
-        self._channel = channel
-        channel.subscribe(self._update, try_to_connect=False)
-
-    def _update(self, state: grpc.ChannelConnectivity) -> None:
-        self.state = state
-
-    @property
-    def down(self) -> bool:
-        """True while the last connection attempt failed (Spanner unreachable)."""
-        return self.state is grpc.ChannelConnectivity.TRANSIENT_FAILURE
-
-    def close(self) -> None:
-        if self._channel is not None:
-            self._channel.unsubscribe(self._update)
-            self._channel = None
-
-
-SPANNER_DATA_SCOPE = "https://www.googleapis.com/auth/spanner.data"
-
-CHANNEL_OPTIONS: list[tuple[str, Any]] = [
-    ("grpc.max_send_message_length", -1),
-    ("grpc.max_receive_message_length", -1),
-    ("grpc.keepalive_time_ms", 120_000),
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 1_000),
-]
+    def record(self, code: grpc.StatusCode | None) -> None:
+        if code is grpc.StatusCode.UNAVAILABLE:
+            self.down = True
+        elif code is grpc.StatusCode.OK:
+            self.down = False
 
 
 class _CallDetails(
@@ -98,8 +90,8 @@ class _DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
     def _details(self, details: grpc.ClientCallDetails) -> grpc.ClientCallDetails:
         if self.health.down and not getattr(_local, "maintenance", False):
             raise PoolUnavailable(
-                "Spanner is unreachable (the channel is in TRANSIENT_FAILURE); failing fast "
-                "until the pinger reconnects"
+                "Spanner is unreachable (the last RPC failed with UNAVAILABLE); failing fast "
+                "until the pinger gets through again"
             )
         timeout = details.timeout
         capped = self.cap if timeout is None else min(timeout, self.cap)
@@ -115,15 +107,25 @@ class _DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
     def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: grpc.ClientCallDetails, request: Any
     ) -> Any:
-        return continuation(self._details(details), request)
+        outcome = continuation(self._details(details), request)
+        if outcome.done():  # the blocking path: the call has finished
+            self.health.record(outcome.code())
+        return outcome
 
     def intercept_unary_stream(
         self,
-        continuation: Callable[..., Iterator[Any]],
+        continuation: Callable[..., Any],
         details: grpc.ClientCallDetails,
         request: Any,
     ) -> Any:
-        return continuation(self._details(details), request)
+        call = continuation(self._details(details), request)
+
+        def finished() -> None:
+            self.health.record(call.code())
+
+        if not call.add_callback(finished):
+            finished()  # it had already ended
+        return call
 
 
 def build_spanner_api(
@@ -134,7 +136,6 @@ def build_spanner_api(
     interceptor = _DeadlineInterceptor(rpc_timeout, health)
     if emulator_host is not None:
         channel = grpc.insecure_channel(emulator_host, options=CHANNEL_OPTIONS)
-        health.watch(channel)
         transport = SpannerGrpcTransport(channel=grpc.intercept_channel(channel, interceptor))
         return SpannerClient(transport=transport, client_info=client._client_info), health
 
@@ -142,7 +143,6 @@ def build_spanner_api(
         options = dict(kwargs.pop("options", None) or [])
         options.update(CHANNEL_OPTIONS)
         channel = SpannerGrpcTransport.create_channel(host, options=list(options.items()), **kwargs)
-        health.watch(channel)
         return grpc.intercept_channel(channel, interceptor)
 
     credentials = client.credentials

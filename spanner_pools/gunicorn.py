@@ -29,6 +29,9 @@ def post_worker_init(worker: Any) -> None:
     If Spanner is unreachable the worker still boots; pools retry in the background and
     requests get 503 until they are open.
     """
+    from ._gevent import init_grpc_for_gevent
+
+    init_grpc_for_gevent()
     registry.open_all(wait=True)
 
 

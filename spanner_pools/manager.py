@@ -24,6 +24,7 @@ from google.cloud.spanner_v1.session import Session
 
 from . import registry
 from ._channel import ChannelHealth, build_spanner_api
+from ._gevent import init_grpc_for_gevent
 from .errors import PoolClosed, PoolUnavailable
 from .handle import TRANSPORT_ERRORS, SessionHandle
 from .pinger import Pinger
@@ -73,6 +74,7 @@ class PoolManager:
         self._closed = False
         self._handles: set[SessionHandle] = set()
         self._retired_pool: AbstractSessionPool | None = None  # after close, for late returns
+        self._paused: Pinger | None = None  # held across fork()
         self.log_extra: dict[str, object] = {"alias": alias, "database": settings.database}
         registry.register(self)
 
@@ -87,6 +89,19 @@ class PoolManager:
         if self._pid != os.getpid():
             self._after_fork()
 
+    def _pause_for_fork(self) -> None:
+        """Before ``fork()`` in this process: let the pinger finish its pass and wait."""
+        state = self._state
+        pinger = state.pinger if state is not None else None
+        if pinger is not None and self._pid == os.getpid() and pinger.pause():
+            self._paused = pinger
+
+    def _resume_after_fork(self) -> None:
+        """After ``fork()``, in the parent: let the pinger go on."""
+        paused, self._paused = self._paused, None
+        if paused is not None:
+            paused.resume()
+
     def _after_fork(self) -> None:
         """In a child: forget the parent's client, channel and sessions without touching them."""
         state, parent = self._state, self._pid
@@ -94,6 +109,7 @@ class PoolManager:
         self._state = None
         self._handles = set()
         self._retired_pool = None
+        self._paused = None
         self._pid = os.getpid()
         self.counters = PoolCounters()
         if state is not None:
@@ -151,6 +167,7 @@ class PoolManager:
     def _build(self) -> _ProcessState:
         """Client, database, pool and pinger: no RPC yet."""
         s = self.settings
+        init_grpc_for_gevent()
         client = self._build_client()
         instance = client.instance(s.instance)
         pool: AbstractSessionPool | None = None
@@ -267,7 +284,6 @@ class PoolManager:
                     event.set()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             logger.warning("Spanner pool %r: error while deleting sessions: %s", self.alias, exc)
-        state.health.close()
         if not self.counters.in_use:
             state.database.spanner_api.transport.close()
         logger.info("Spanner pool %r closed", self.alias, extra=self.log_extra)

@@ -45,6 +45,9 @@ class Pinger:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        # Held for a whole pass; fork() waits for it so that no thread of ours is inside
+        # gRPC at fork time (gRPC skips its fork handlers then, and the child can crash).
+        self._pass_lock = threading.Lock()
         self.last_error: BaseException | None = None
         self.passes = 0
 
@@ -62,6 +65,13 @@ class Pinger:
         """Run a pass now instead of at the next due time."""
         self._wake.set()
 
+    def pause(self, timeout: float = 5.0) -> bool:
+        """Wait for the current pass to end and hold off the next one (before ``fork()``)."""
+        return self._pass_lock.acquire(timeout=timeout)
+
+    def resume(self) -> None:
+        self._pass_lock.release()
+
     def stop(self, timeout: float = 1.0) -> None:
         """Ask the loop to end and wait up to ``timeout`` seconds for it."""
         self._stop.set()
@@ -73,7 +83,8 @@ class Pinger:
         backoff = 0.0
         while not self._stop.is_set():
             try:
-                self.run_pass()
+                with self._pass_lock:
+                    self.run_pass()
             except Exception as exc:  # noqa: BLE001 - the pinger must survive anything
                 self.last_error = exc
                 self._pool.counters.add(ping_errors=1)

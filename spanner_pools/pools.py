@@ -95,8 +95,11 @@ class _ManagedPoolMixin:
         self.counters = counters
         self._cond = threading.Condition(threading.Lock())
         self._idle: list[tuple[float, int, _Pooled]] = []  # heap by next ping time
-        self._owned: dict[str, float] = {}  # session id -> monotonic creation time
-        self._rotations: dict[str, float] = {}  # checked-out session id -> rotate_at
+        # Keyed by the Session object: an emulator restarted on the same port hands out the
+        # same session IDs again, so an ID does not identify a session for long.
+        self._owned: dict[Session, float] = {}  # every live session -> monotonic creation time
+        self._rotations: dict[Session, float] = {}  # checked-out session -> rotate_at
+        self._stale: set[Session] = set()  # lent sessions whose ID the server gave away
         self._seq = itertools.count()
         self._closed = False
         self._random = random.Random()
@@ -154,10 +157,25 @@ class _ManagedPoolMixin:
             session._session_id = proto.name.rsplit("/", 1)[-1]
             made.append(_Pooled(session, self._rotate_at(now)))
         with self._cond:
+            self._forget_reused_ids({item.session.session_id for item in made})
             for item in made:
-                self._owned[item.session.session_id] = now
+                self._owned[item.session] = now
         self.counters.add(sessions_created=len(made))
         return made
+
+    def _forget_reused_ids(self, new_ids: set[str]) -> None:
+        """Drop sessions whose ID the server just handed out again: it lost them (lock held)."""
+        stale = {session for session in self._owned if session.session_id in new_ids}
+        if not stale:
+            return
+        for session in stale:
+            del self._owned[session]
+        self.counters.add(sessions_replaced=len(stale))  # replenish() re-creates them
+        idle = [entry for entry in self._idle if entry[2].session not in stale]
+        if len(idle) != len(self._idle):
+            self._idle = idle
+            heapq.heapify(self._idle)
+        self._stale |= stale & set(self._rotations)
 
     def _create_one(self) -> _Pooled:
         for _ in range(3):
@@ -178,7 +196,7 @@ class _ManagedPoolMixin:
         """DeleteSession, ignoring a session the server already forgot."""
         assert self._database is not None
         with self._cond:
-            self._owned.pop(session.session_id, None)
+            self._owned.pop(session, None)
         with contextlib.suppress(NotFound), maintenance():
             self._database.spanner_api.delete_session(
                 name=session.name, metadata=self._metadata(), timeout=self._rpc_timeout, retry=None
@@ -221,20 +239,23 @@ class _ManagedPoolMixin:
                     )
                 self._cond.wait(remaining)
             _, _, item = heapq.heappop(self._idle)
-            self._rotations[item.session.session_id] = item.rotate_at
+            self._rotations[item.session] = item.rotate_at
         return item.session
 
     def put(self, session: Session) -> None:
         """Take a session back; after :meth:`clear` it is deleted instead."""
         with self._cond:
-            rotate_at = self._rotations.pop(session.session_id, None)
-            if not self._closed and session.session_id in self._owned:
+            rotate_at = self._rotations.pop(session, None)
+            if session in self._stale:
+                self._stale.discard(session)  # its ID belongs to another session now
+                return
+            if not self._closed and session in self._owned:
                 now = time.monotonic()
                 self._push(
                     _Pooled(session, rotate_at or self._rotate_at(now)), self._next_ping(now)
                 )
                 return
-        if session.session_id in self._owned or self._closed:
+        if session in self._owned or self._closed:
             self._safe_delete(session)
 
     def clear(self) -> None:
@@ -276,7 +297,7 @@ class _ManagedPoolMixin:
                 except NotFound:
                     alive = False
                     with self._cond:
-                        self._owned.pop(item.session.session_id, None)
+                        self._owned.pop(item.session, None)
                     self._replace_idle()
                     continue
             except Exception:
@@ -301,8 +322,9 @@ class _ManagedPoolMixin:
             self._ping_session(item.session)
         except NotFound:
             with self._cond:
-                self._owned.pop(item.session.session_id, None)
-            return  # replenish() re-creates it
+                self._owned.pop(item.session, None)
+            self._replace_idle()
+            return
         except Exception:
             with self._cond:
                 self._push(item, ping_at)
@@ -325,12 +347,13 @@ class _ManagedPoolMixin:
         free (and re-created later by :meth:`replenish`) and the error is raised.
         """
         with self._cond:
-            self._owned.pop(session.session_id, None)
-            self._rotations.pop(session.session_id, None)
+            self._owned.pop(session, None)
+            self._rotations.pop(session, None)
+            self._stale.discard(session)
         new = self._create_one()
         self.counters.add(sessions_replaced=1)
         with self._cond:
-            self._rotations[new.session.session_id] = new.rotate_at
+            self._rotations[new.session] = new.rotate_at
         return new.session
 
     def replenish(self) -> int:

@@ -65,6 +65,17 @@ def close_all(timeout: float = 5.0) -> None:
             logger.exception("could not close Spanner pool %r", manager.alias)
 
 
+def _before_fork() -> None:
+    """Pause every pinger so that no thread of ours is inside gRPC while the process forks."""
+    for manager in managers():
+        manager._pause_for_fork()
+
+
+def _after_fork_in_parent() -> None:
+    for manager in managers():
+        manager._resume_after_fork()
+
+
 def reset_after_fork() -> None:
     """In a child process: make every manager forget what the parent built."""
     global _lock
@@ -74,5 +85,9 @@ def reset_after_fork() -> None:
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=reset_after_fork)
+    os.register_at_fork(
+        before=_before_fork,
+        after_in_parent=_after_fork_in_parent,
+        after_in_child=reset_after_fork,
+    )
 atexit.register(close_all)

@@ -7,6 +7,7 @@ error names the setting exactly as the user wrote it. Validation never touches t
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import re
@@ -75,8 +76,8 @@ class SpannerSettings:
         env = os.environ if environ is None else environ
         if not isinstance(values, Mapping):
             raise ConfigurationError(
-                f"{key_format.format(key='').rstrip('_[]')}: expected a mapping of settings, "
-                f"got {_show(values)}",
+                f"Spanner settings: expected a mapping of upper-case keys "
+                f"(e.g. {key_format.format(key='INSTANCE')}), got {_show(values)}",
                 value=values,
             )
         v = _Validator(values, key_format)
@@ -191,9 +192,11 @@ class _Validator:
     def reject_unknown(self) -> None:
         for key in self.values:
             if key not in SETTINGS_KEYS:
-                known = ", ".join(sorted(SETTINGS_KEYS))
+                close = difflib.get_close_matches(str(key), SETTINGS_KEYS, n=1)
+                hint = f"did you mean {self.name(close[0])}? " if close else ""
+                known = ", ".join(self.name(k) for k in sorted(SETTINGS_KEYS))
                 raise ConfigurationError(
-                    f"{self.name(str(key))}: unknown setting (known settings: {known})",
+                    f"{self.name(str(key))}: unknown setting ({hint}known settings: {known})",
                     key=self.name(str(key)),
                     value=self.values[key],
                 )

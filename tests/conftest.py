@@ -33,12 +33,29 @@ def emulator() -> Iterator[Emulator]:
         yield emu
 
 
+@pytest.fixture(scope="session")
+def admin_client(emulator: Emulator) -> Iterator[Any]:
+    """A plain client for admin calls (the emulator allows 100 databases per instance)."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.spanner_v1 import Client
+
+    client = Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": emulator.host},
+        disable_builtin_metrics=True,
+    )
+    yield client
+    client.database_admin_api.transport.close()
+
+
 @pytest.fixture
-def database_id(emulator: Emulator) -> str:
-    """A fresh database for this test, so session counts are never shared."""
+def database_id(emulator: Emulator, admin_client: Any) -> Iterator[str]:
+    """A fresh database for this test, so session counts are never shared; dropped after."""
     name = "db" + uuid.uuid4().hex[:12]
     provision(emulator.host, project=PROJECT, instance=INSTANCE, database=name, ddl=SCHEMA)
-    return name
+    yield name
+    admin_client.instance(INSTANCE).database(name).drop()
 
 
 @pytest.fixture
@@ -69,18 +86,9 @@ def make_manager(spanner_config: dict[str, Any]) -> Iterator[Callable[..., PoolM
 
 
 @pytest.fixture
-def server_sessions(emulator: Emulator, database_id: str) -> Callable[[], list[Any]]:
+def server_sessions(admin_client: Any, database_id: str) -> Callable[[], list[Any]]:
     """List the sessions the emulator holds for this test's database (ListSessions)."""
-    from google.auth.credentials import AnonymousCredentials
-    from google.cloud.spanner_v1 import Client
-
-    client = Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": emulator.host},
-        disable_builtin_metrics=True,
-    )
-    database = client.instance(INSTANCE).database(database_id)
+    database = admin_client.instance(INSTANCE).database(database_id)
     name = database.name
 
     def list_sessions() -> list[Any]:

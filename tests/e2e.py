@@ -98,6 +98,8 @@ class GunicornServer:
         self.args = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{self.port}"]
         self.args += ["-w", str(workers), "--threads", str(threads), "-k", worker_class]
         self.args += ["--graceful-timeout", "20", "--log-level", "info"]
+        # gunicorn 27 opens one control socket per user: concurrent servers would collide.
+        self.args.append("--no-control-socket")
         if config:
             self.args += ["-c", config]
         if preload:

@@ -136,7 +136,10 @@ def test_pinger_survives_an_outage_and_recovers(
         # The emulator comes back empty (it keeps data in memory): sessions are gone.
         own_emulator.start()
         provision_own(own_emulator)
-        wait_for(lambda: manager.stats()["sessions_replaced"] >= 2)
+        try:
+            wait_for(lambda: manager.stats()["sessions_replaced"] >= 2)
+        except AssertionError:
+            raise AssertionError(str(manager.stats())) from None
         assert manager.stats()["pinger_alive"] is True
         with manager.session() as handle:
             assert handle.execute_sql("SELECT 1") == [[1]]
