@@ -30,6 +30,7 @@ INSTALLED_PATHS = (
 )
 
 _REQUEST_RE = re.compile(r"Request\[([A-Za-z]+)\.([A-Za-z]+)\]")
+_TIMED_REQUEST_RE = re.compile(r" \d\d:\d\d:(\d+\.\d+) .*Request\[([A-Za-z]+\.[A-Za-z]+)\]")
 
 
 class EmulatorNotFound(RuntimeError):
@@ -143,12 +144,23 @@ class Emulator:
         """The current end of the log, to count only the requests after it."""
         return self.log_path.stat().st_size
 
-    def requests(self, since: int = 0) -> Counter[str]:
-        """RPCs logged since ``since`` (a ``log_offset()``), by ``Service.Method``."""
+    def _log_since(self, since: int) -> str:
         with open(self.log_path, "rb") as log:
             log.seek(since)
-            text = log.read().decode(errors="replace")
+            return log.read().decode(errors="replace")
+
+    def requests(self, since: int = 0) -> Counter[str]:
+        """RPCs logged since ``since`` (a ``log_offset()``), by ``Service.Method``."""
+        text = self._log_since(since)
         return Counter(f"{m.group(1)}.{m.group(2)}" for m in _REQUEST_RE.finditer(text))
+
+    def request_times(self, method: str, since: int = 0) -> list[float]:
+        """Epoch seconds at which the emulator logged ``method`` (e.g. ``Spanner.ExecuteSql``)."""
+        return [
+            float(m.group(1))
+            for m in _TIMED_REQUEST_RE.finditer(self._log_since(since))
+            if m.group(2) == method
+        ]
 
 
 def provision(

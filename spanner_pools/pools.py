@@ -51,6 +51,8 @@ logger = logging.getLogger(__name__)
 
 #: Deadline of one ping, as in the Go client.
 PING_TIMEOUT = 1.0
+#: Deadline of one DeleteSession: shutdown must not wait long on an unreachable server.
+DELETE_TIMEOUT = 2.0
 #: How long a session whose ping failed waits before it is tried again.
 RETRY_FAILED_PING_AFTER = 1.0
 
@@ -193,13 +195,16 @@ class _ManagedPoolMixin:
             )
 
     def _delete_session(self, session: Session) -> None:
-        """DeleteSession, ignoring a session the server already forgot."""
+        """DeleteSession (short deadline), ignoring a session the server already forgot."""
         assert self._database is not None
         with self._cond:
             self._owned.pop(session, None)
         with contextlib.suppress(NotFound), maintenance():
             self._database.spanner_api.delete_session(
-                name=session.name, metadata=self._metadata(), timeout=self._rpc_timeout, retry=None
+                name=session.name,
+                metadata=self._metadata(),
+                timeout=min(self._rpc_timeout, DELETE_TIMEOUT),
+                retry=None,
             )
         self.counters.add(sessions_deleted=1)
 
@@ -259,20 +264,32 @@ class _ManagedPoolMixin:
             self._safe_delete(session)
 
     def clear(self) -> None:
-        """Close the pool and delete every idle session on the server."""
+        """Close the pool and delete every idle session on the server.
+
+        Stops at the first failure: if Spanner is unreachable, waiting out a deadline per
+        session would stall the worker's shutdown; the server drops the rest after an hour.
+        """
         with self._cond:
             self._closed = True
             idle = [item for _, _, item in self._idle]
             self._idle.clear()
             self._cond.notify_all()
-        for item in idle:
-            self._safe_delete(item.session)
+        for index, item in enumerate(idle):
+            if not self._safe_delete(item.session):
+                logger.warning(
+                    "Spanner unreachable at close: %d session(s) left for the server to expire",
+                    len(idle) - index,
+                )
+                return
 
-    def _safe_delete(self, session: Session) -> None:
+    def _safe_delete(self, session: Session) -> bool:
+        """Delete a session; log and return False on failure."""
         try:
             self._delete_session(session)
         except Exception as exc:  # noqa: BLE001 - shutdown must go on
             logger.warning("could not delete session %s: %s", session.session_id, exc)
+            return False
+        return True
 
     # -- maintenance, called by the pinger -------------------------------------------------
 
