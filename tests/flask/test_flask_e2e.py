@@ -139,7 +139,7 @@ def test_gevent_worker(
     make_manager: Callable[..., PoolManager],
     preload: bool,
 ) -> None:
-    """Needs ``grpc.experimental.gevent.init_gevent()`` in the worker: gunicorn_gevent.py."""
+    """The core hooks switch gRPC to gevent polling in the worker (``init_gevent()``)."""
     srv = server(
         emulator,
         database_id,
@@ -147,13 +147,13 @@ def test_gevent_worker(
         workers=1,
         worker_class="gevent",
         preload=preload,
-        config=str(HERE / "gunicorn_gevent.py"),
+        config="python:spanner_pools.gunicorn",
     )
     responses, stats = run(srv, reads=30, writes=10, concurrency=8)
     (ids,) = sessions_by_pid(responses).values()
     assert len(ids) <= 4
     assert stats["in_use"] == 0 and stats["timeouts"] == 0
-    if not preload:  # the config imports spanner_pools only after gevent patched
+    if not preload:  # the hooks module imports no Google/gRPC module before gevent patches
         assert "MonkeyPatchWarning" not in srv.log(), srv.log()[-3000:]
     assert server_sessions() == []
     assert count_notes(make_manager) == 10
