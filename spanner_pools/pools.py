@@ -81,15 +81,27 @@ class _ManagedPoolMixin:
     _database_role: str | None
     _labels: dict[str, str]
 
-    def _setup(
+    def __init__(
         self,
         *,
+        size: int,
+        default_timeout: float,
         ping_interval: float,
+        labels: dict[str, str] | None,
+        database_role: str | None,
         max_session_age: float,
         rpc_timeout: float,
         counters: PoolCounters,
         ping_timeout: float = PING_TIMEOUT,
     ) -> None:
+        # The client's class (next in the MRO) sets size, timeout, labels and role.
+        super().__init__(  # type: ignore[call-arg]
+            size=size,
+            default_timeout=default_timeout,
+            ping_interval=max(1, int(ping_interval)),
+            labels=labels,
+            database_role=database_role,
+        )
         self._interval = float(ping_interval)
         self._max_session_age = float(max_session_age)
         self._rpc_timeout = float(rpc_timeout)
@@ -447,33 +459,6 @@ class _ManagedPoolMixin:
 class ManagedPingingPool(_ManagedPoolMixin, PingingPool):
     """A :class:`PingingPool` driven by spanner-pools' pinger."""
 
-    def __init__(
-        self,
-        *,
-        size: int,
-        default_timeout: float,
-        ping_interval: float,
-        labels: dict[str, str] | None,
-        database_role: str | None,
-        max_session_age: float,
-        rpc_timeout: float,
-        counters: PoolCounters,
-    ) -> None:
-        PingingPool.__init__(
-            self,
-            size=size,
-            default_timeout=default_timeout,
-            ping_interval=max(1, int(ping_interval)),
-            labels=labels,
-            database_role=database_role,
-        )
-        self._setup(
-            ping_interval=ping_interval,
-            max_session_age=max_session_age,
-            rpc_timeout=rpc_timeout,
-            counters=counters,
-        )
-
 
 class ManagedTransactionPingingPool(_ManagedPoolMixin, TransactionPingingPool):
     """A :class:`TransactionPingingPool` driven by spanner-pools' pinger.
@@ -482,33 +467,6 @@ class ManagedTransactionPingingPool(_ManagedPoolMixin, TransactionPingingPool):
     statement, so there is nothing to begin ahead of time. It behaves exactly like
     :class:`ManagedPingingPool`; :meth:`begin_pending_transactions` has nothing to do.
     """
-
-    def __init__(
-        self,
-        *,
-        size: int,
-        default_timeout: float,
-        ping_interval: float,
-        labels: dict[str, str] | None,
-        database_role: str | None,
-        max_session_age: float,
-        rpc_timeout: float,
-        counters: PoolCounters,
-    ) -> None:
-        TransactionPingingPool.__init__(
-            self,
-            size=size,
-            default_timeout=default_timeout,
-            ping_interval=max(1, int(ping_interval)),
-            labels=labels,
-            database_role=database_role,
-        )
-        self._setup(
-            ping_interval=ping_interval,
-            max_session_age=max_session_age,
-            rpc_timeout=rpc_timeout,
-            counters=counters,
-        )
 
     def begin_pending_transactions(self) -> int:
         """Kept for the client's API: no session waits for a transaction any more."""
