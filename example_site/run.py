@@ -130,6 +130,9 @@ class Demo:
         if self.args.ping_interval is not None:
             env["SPANNER_PING_INTERVAL"] = str(self.args.ping_interval)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+        # The demo serves its own Django project, whatever DJANGO_SETTINGS_MODULE the caller
+        # has set (a test run, a shell with another project active).
+        env["DJANGO_SETTINGS_MODULE"] = "example_site.django_site.settings"
         return env
 
     def check_port(self) -> None:
