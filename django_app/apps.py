@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """The ``spanner_pools`` app: registers the system checks and builds the pool managers."""
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ def _spanner_setting_changed(*, setting: str, **kwargs: Any) -> None:
         pools.reset()
 
 
-class SpannerPoolsConfig(AppConfig):  # type: ignore[misc]
+class SpannerPoolsConfig(AppConfig):
     """``INSTALLED_APPS = [..., "django_app"]``; label ``spanner_pools`` (check IDs use it)."""
 
     name = "django_app"

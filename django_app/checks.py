@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """System checks (``manage.py check``) of the ``SPANNER`` setting and the middleware.
 
 IDs are stable; never reuse one for a different problem. No check touches the network.

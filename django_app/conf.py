@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """Reads the ``SPANNER`` setting each time it is needed (so ``override_settings`` works) and
 turns it into one :class:`~spanner_pools.SpannerSettings` per alias.
 

@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """``SpannerSessionMiddleware``: request-scoped session handles and 503 for pool errors.
 
 ``request.spanner`` (alias ``"default"``) and ``request.spanner_sessions[alias]`` are created

@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """``pools`` (alias -> :class:`~spanner_pools.PoolManager`, one per alias and process) and the
 per-request mapping of session handles behind ``request.spanner_sessions``.
 

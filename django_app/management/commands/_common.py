@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """What both management commands share: picking the pools from ``--alias``."""
 
 from __future__ import annotations

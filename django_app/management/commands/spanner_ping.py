@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """``manage.py spanner_ping [--alias NAME]``: ping every idle pooled session now."""
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from spanner_pools import SpannerPoolsError
 from ._common import add_alias_argument, describe, selected_managers
 
 
-class Command(BaseCommand):  # type: ignore[misc]
+class Command(BaseCommand):
     help = (
         "Open the pool of each Spanner alias if needed and ping every idle session now "
         "(SELECT 1 per session). Fails if a database cannot be reached."

@@ -1,4 +1,3 @@
-# mypy: disable-error-code="import-untyped"
 """``manage.py spanner_status [--alias NAME] [--json]``: settings, a live query, pool stats.
 
 Exits with an error (``CommandError``) if a database does not answer ``SELECT 1``.
@@ -28,7 +27,7 @@ def _live_query(manager: PoolManager) -> tuple[bool, str]:
     return True, f"SELECT 1 answered in {(time.monotonic() - start) * 1000:.0f} ms"
 
 
-class Command(BaseCommand):  # type: ignore[misc]
+class Command(BaseCommand):
     help = (
         "Show the settings (credentials masked), run a live query and show the pool stats of "
         "each Spanner alias. Fails if a database cannot be reached."
