@@ -240,7 +240,7 @@ class _ManagedPoolMixin:
             while not self._idle:
                 if self._closed:
                     raise PoolClosed("the pool is closed")
-                if not self._owned:
+                if not self._owned and not self._replenishing.locked():
                     raise PoolUnavailable(
                         "the pool holds no session: Spanner has not been reachable since it "
                         "opened; the pinger keeps trying",
