@@ -154,6 +154,9 @@ def git_state() -> str:
             return ""
         return out.stdout.strip()
 
+    pinned = os.environ.get("BENCH_CODE")  # set when running from an exported snapshot
+    if pinned:
+        return pinned
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
     dirty = git("status", "--porcelain", "--", "spanner_pools", "flask_ext", "django_app")
     return f"commit {commit}" + (
