@@ -10,8 +10,6 @@ exceeded) surface as :class:`PoolUnavailable`, which the adapters answer with a 
 from __future__ import annotations
 
 import threading
-import time
-import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -47,6 +45,7 @@ class SessionHandle:
         self._manager = manager
         self._session: Session | None = None
         self._closed = False
+        # Leak detection (set by the manager at checkout when LEAK_TIMEOUT is on).
         self.checked_out_at: float | None = None
         self.checkout_stack: str | None = None
         self.leak_reported = False
@@ -75,9 +74,6 @@ class SessionHandle:
             )
         if self._session is None:
             self._session = self._manager._checkout(self)
-            self.checked_out_at = time.monotonic()
-            if self._manager.settings.leak_timeout is not None:
-                self.checkout_stack = "".join(traceback.format_stack(limit=16)[:-2])
         return self._session
 
     def close(self) -> None:

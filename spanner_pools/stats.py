@@ -1,16 +1,30 @@
-"""Thread-safe pool counters: cheap to update, never an RPC to read."""
+"""Thread-safe pool counters: cheap to update, never an RPC to read; and the observer hook.
+
+Observers (:func:`add_observer`) see every counter increment, every checkout's wait and every
+point where the gauges may have moved; :mod:`spanner_pools.metrics` is one. With no observer
+registered a hook costs one function call and an empty loop.
+"""
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
+from typing import TYPE_CHECKING
 
-__all__ = ["PoolCounters"]
+if TYPE_CHECKING:
+    from .manager import PoolManager
+
+__all__ = ["PoolCounters", "PoolObserver", "add_observer", "observers", "remove_observer"]
 
 
 @dataclass
 class PoolCounters:
-    """Counters only grow; ``in_use``/``max_in_use`` are gauges kept beside them."""
+    """Counters only grow; ``in_use``/``max_in_use`` are gauges kept beside them.
+
+    ``_listener`` (set by the manager) receives the increments of every change, outside the
+    lock; it may run while a pool holds its own lock, so it must not call back into the pool.
+    """
 
     checkouts: int = 0
     waits: int = 0
@@ -27,12 +41,17 @@ class PoolCounters:
     in_use: int = 0
     max_in_use: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+    _listener: Callable[[Mapping[str, float]], None] | None = field(
+        default=None, repr=False, compare=False
+    )
 
     def add(self, **amounts: float) -> None:
         """Add to one or more counters atomically, e.g. ``add(pings=1)``."""
         with self._lock:
             for name, amount in amounts.items():
                 setattr(self, name, getattr(self, name) + amount)
+        if self._listener is not None:
+            self._listener(amounts)
 
     def checked_out(self, waited: float, did_wait: bool) -> None:
         """Record one checkout and keep ``max_in_use`` current."""
@@ -43,6 +62,11 @@ class PoolCounters:
             if did_wait:
                 self.waits += 1
                 self.wait_seconds += waited
+        if self._listener is not None:
+            if did_wait:
+                self._listener({"checkouts": 1, "waits": 1, "wait_seconds": waited})
+            else:
+                self._listener({"checkouts": 1})
 
     def returned(self) -> None:
         with self._lock:
@@ -54,3 +78,48 @@ class PoolCounters:
             return {
                 f.name: getattr(self, f.name) for f in fields(self) if not f.name.startswith("_")
             }
+
+
+class PoolObserver:
+    """Base class of what :func:`add_observer` takes; every method defaults to nothing.
+
+    Called in the thread that caused the event; an exception is logged once and ignored.
+    """
+
+    def counted(self, manager: PoolManager, deltas: Mapping[str, float]) -> None:
+        """Counters of ``manager`` grew by ``deltas`` (may run under a pool lock: no pool calls)."""
+
+    def checked_out(self, manager: PoolManager, waited: float) -> None:
+        """A handle got a session after waiting ``waited`` seconds (about 0 when one was free)."""
+
+    def gauges_changed(self, manager: PoolManager) -> None:
+        """Sizes may have moved; reading ``manager.stats()`` is safe here."""
+
+
+_observers: tuple[PoolObserver, ...] = ()
+_observers_lock = threading.Lock()
+
+
+def add_observer(observer: PoolObserver) -> None:
+    """Let ``observer`` see the events of every pool manager of this process (and its forks)."""
+    global _observers
+    if not isinstance(observer, PoolObserver):
+        raise TypeError(
+            f"add_observer(observer=...) expects a spanner_pools.stats.PoolObserver, "
+            f"got {type(observer).__name__}"
+        )
+    with _observers_lock:
+        if observer not in _observers:
+            _observers = (*_observers, observer)
+
+
+def remove_observer(observer: PoolObserver) -> None:
+    """Stop sending events to ``observer``; harmless if it was not added."""
+    global _observers
+    with _observers_lock:
+        _observers = tuple(o for o in _observers if o is not observer)
+
+
+def observers() -> tuple[PoolObserver, ...]:
+    """The registered observers (an immutable snapshot: read without a lock)."""
+    return _observers
