@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -109,10 +110,12 @@ class SpannerSessionMiddleware:
         if not isinstance(exception, PoolError):
             return None
         logger.warning(
-            "Spanner pool error on %s %s, answering 503: %s",
+            "Spanner pool error on %s %s, answering 503 (pid %d): %s",
             request.method,
             request.path,
+            os.getpid(),
             exception,
+            extra={"pid": os.getpid()},
         )
         return HttpResponse(
             f"Service Unavailable: {type(exception).__name__}. Retry later.\n",

@@ -8,6 +8,7 @@ worker hooks (``registry.open_all()`` in gunicorn's ``post_worker_init``).
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -102,7 +103,7 @@ class Pools(Mapping[str, PoolManager]):
             try:
                 manager.close(timeout=timeout)
             except Exception:  # noqa: BLE001 - close the others anyway
-                logger.exception("could not close Spanner pool %r", manager.alias)
+                manager.log.exception("could not close")
 
     def __repr__(self) -> str:
         managers = self._managers
@@ -174,7 +175,9 @@ class RequestSessions(Mapping[str, SessionHandle]):
             try:
                 handle.close()
             except Exception:  # noqa: BLE001 - return the other sessions anyway
-                logger.exception("could not return a Spanner session of %r", handle)
+                logger.exception(
+                    "could not return a Spanner session of %r", handle, extra={"pid": os.getpid()}
+                )
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"

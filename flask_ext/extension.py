@@ -226,7 +226,7 @@ class Spanner:
 
         The 503 goes through the app's own ``errorhandler(503)`` if it has one.
         """
-        logger.warning("Spanner pool error answered with 503: %s", error)
+        current_app.extensions[EXTENSION_KEY].log.warning("answered with 503: %s", error)
         unavailable = ServiceUnavailable(
             description=(
                 "The database is temporarily unavailable. Please retry in "

@@ -4,18 +4,20 @@ In ``gunicorn.conf.py``::
 
     from spanner_pools.gunicorn import post_fork, post_worker_init, worker_exit
 
-or run ``gunicorn -c python:spanner_pools.gunicorn app:app``. Works with and without
+or run ``gunicorn -c python:spanner_pools.gunicorn app:app``. ``child_exit`` (in the master)
+keeps Prometheus multiprocess gauges right when a worker exits. Works with and without
 ``--preload``: nothing is opened in the master, each worker builds its own client and
 sessions after fork, and a worker that exits (``--max-requests``, HUP, shutdown) deletes them.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from . import registry
 
-__all__ = ["post_fork", "post_worker_init", "worker_exit"]
+__all__ = ["child_exit", "post_fork", "post_worker_init", "worker_exit"]
 
 
 def post_fork(server: Any, worker: Any) -> None:
@@ -38,3 +40,11 @@ def post_worker_init(worker: Any) -> None:
 def worker_exit(server: Any, worker: Any) -> None:
     """Stop the pingers and delete this worker's sessions on the server."""
     registry.close_all()
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """In the master: drop an exited worker's live Prometheus gauges (multiprocess mode)."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from .metrics import mark_process_dead
+
+        mark_process_dead(worker.pid)

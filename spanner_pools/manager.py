@@ -320,6 +320,7 @@ class PoolManager:
         raised as :class:`PoolUnavailable` if Spanner cannot be reached; the pool stays open
         and the pinger keeps creating sessions in the background either way.
         """
+        error: Exception | None = None
         with self._lock:
             self._check_process()
             if self._closed:
@@ -328,20 +329,22 @@ class PoolManager:
                 return
             if self._inherited_from is not None:
                 self._warn_inherited()
-            self._state = state = self._build()
-        if not wait:
-            return
-        try:
-            self._fill(state)
-        except Exception as exc:
+            state = self._build()
+            if wait:
+                # Other threads opening lazily wait on the lock until the sessions exist.
+                try:
+                    self._fill(state)
+                except Exception as exc:  # noqa: BLE001 - reported below, pinger retries
+                    error = exc
+            self._state = state
+        self._gauges_changed()
+        if error is not None:
             self.log.error(
                 "could not create its sessions (%s: %s); retrying in the background",
-                type(exc).__name__,
-                exc,
+                type(error).__name__,
+                error,
             )
-            raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {exc}") from exc
-        finally:
-            self._gauges_changed()
+            raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {error}") from error
 
     def _build(self) -> _ProcessState:
         """Client, database, pool and pinger: no RPC yet."""
@@ -378,13 +381,14 @@ class PoolManager:
         )
         pinger = None
         if isinstance(pool, _MANAGED):
+            pool.log = self.log
             pool._database = database
             pool._database_role = s.database_role or database.database_role
             pinger = _ObservedPinger(
                 pool,
                 name=f"spanner-pools-pinger:{self.alias}:{s.database}",
                 interval=s.ping_interval,
-                log_extra=self.log_extra,
+                log=self.log,
                 channel_down=lambda: health.down,
                 on_pass=self._gauges_changed,
                 span_attributes=self._span_attributes,

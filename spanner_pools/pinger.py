@@ -13,6 +13,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 from .pools import ManagedPingingPool, ManagedTransactionPingingPool
 
@@ -33,14 +34,14 @@ class Pinger:
         *,
         name: str,
         interval: float,
-        log_extra: dict[str, object],
+        log: logging.Logger | logging.LoggerAdapter[Any] = logger,
         channel_down: Callable[[], bool] = lambda: False,
         on_pass: Callable[[], None] | None = None,
     ) -> None:
         self._pool = pool
         self._channel_down = channel_down
         self._interval = interval
-        self._extra = log_extra
+        self._log = log
         self._on_pass = on_pass
         self._stop = threading.Event()
         self._wake = threading.Event()
@@ -89,17 +90,16 @@ class Pinger:
                 self.last_error = exc
                 self._pool.counters.add(ping_errors=1)
                 backoff = min(max(backoff * 2, 0.25), MAX_BACKOFF, max(self._interval / 2, 0.25))
-                logger.warning(
-                    "Spanner pinger pass failed (%s: %s); retrying in %.2fs",
+                self._log.warning(
+                    "pinger pass failed (%s: %s); retrying in %.2fs",
                     type(exc).__name__,
                     exc,
                     backoff,
-                    extra=self._extra,
                 )
                 self._sleep(backoff)
                 continue
             if backoff:
-                logger.warning("Spanner pinger recovered", extra=self._extra)
+                self._log.warning("pinger recovered")
             backoff = 0.0
             self.last_error = None
             due = self._pool.seconds_until_due()

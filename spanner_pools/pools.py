@@ -80,6 +80,8 @@ class _ManagedPoolMixin:
     _database: Any
     _database_role: str | None
     _labels: dict[str, str]
+    #: The manager replaces it with its pool logger (alias, database and PID on every record).
+    log: logging.Logger | logging.LoggerAdapter[Any] = logger
 
     def __init__(
         self,
@@ -288,7 +290,7 @@ class _ManagedPoolMixin:
             self._cond.notify_all()
         for index, item in enumerate(idle):
             if not self._safe_delete(item.session):
-                logger.warning(
+                self.log.warning(
                     "Spanner unreachable at close: %d session(s) left for the server to expire",
                     len(idle) - index,
                 )
@@ -299,7 +301,7 @@ class _ManagedPoolMixin:
         try:
             self._delete_session(session)
         except Exception as exc:  # noqa: BLE001 - shutdown must go on
-            logger.warning("could not delete session %s: %s", session.session_id, exc)
+            self.log.warning("could not delete session %s: %s", session.session_id, exc)
             return False
         return True
 

@@ -8,7 +8,6 @@ resets every manager (``os.register_at_fork``); at interpreter exit every manage
 from __future__ import annotations
 
 import atexit
-import logging
 import os
 import threading
 from typing import TYPE_CHECKING, Any
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
     from .manager import PoolManager
 
 __all__ = ["close_all", "managers", "open_all", "reset_after_fork"]
-
-logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
 _managers: dict[int, PoolManager] = {}
@@ -53,7 +50,7 @@ def open_all(wait: bool = True) -> None:
         try:
             manager.open(wait=wait)
         except Exception as exc:  # noqa: BLE001 - a worker must boot even if Spanner is down
-            logger.error("could not open Spanner pool %r: %s", manager.alias, exc)
+            manager.log.error("could not open: %s", exc)
 
 
 def close_all(timeout: float = 5.0) -> None:
@@ -62,7 +59,7 @@ def close_all(timeout: float = 5.0) -> None:
         try:
             manager.close(timeout=timeout)
         except Exception:  # noqa: BLE001 - close the others anyway
-            logger.exception("could not close Spanner pool %r", manager.alias)
+            manager.log.exception("could not close")
 
 
 def _before_fork() -> None:
