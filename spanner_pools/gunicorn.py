@@ -44,7 +44,7 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 def child_exit(server: Any, worker: Any) -> None:
     """In the master: drop an exited worker's live Prometheus gauges (multiprocess mode)."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        from .metrics import mark_process_dead
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # else prometheus-client may be absent
+        from . import metrics
 
-        mark_process_dead(worker.pid)
+        metrics.child_exit(server, worker)
