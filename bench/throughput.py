@@ -365,9 +365,9 @@ def main() -> None:
     spreads = [float(part) for row in ratio_rows for part in row[2].split(" (")[1][:-1].split("-")]
     if spreads:
         body += (
-            f"\nPrecision: single rounds of the same app differ by up to "
-            f"{(max(spreads) - min(spreads)) * 100:.0f}% (paired round ratios from "
-            f"{min(spreads):.3f} to {max(spreads):.3f}), more than the targets themselves, so "
+            f"\nPrecision: the A/B ratio of a single round (A and B run back to back) ranged "
+            f"from {min(spreads):.3f} to {max(spreads):.3f}, a spread far wider than the "
+            "targets themselves, so "
             "the verdicts compare all rounds together and a repeat run can land a few percent "
             "either way. The in-process pairs below measure the library's own cost directly.\n"
         )
