@@ -167,10 +167,16 @@ class DocsRecipe(Target):
             self.pool.put(session)
 
     def read(self) -> None:
-        self._with_session(lambda s: list(s.snapshot().execute_sql(READ)) and None)
+        def query(session: Any) -> None:
+            list(session.snapshot().execute_sql(READ))
+
+        self._with_session(query)
 
     def dml(self) -> None:
-        self._with_session(lambda s: s.run_in_transaction(_dml) and None)
+        def transaction(session: Any) -> None:
+            session.run_in_transaction(_dml)
+
+        self._with_session(transaction)
 
     def mutations(self) -> None:
         def commit(session: Any) -> None:
@@ -211,13 +217,13 @@ def _background(counts: Counter[str]) -> str:
 
 
 def measure(
-    emulator: Emulator, build: Callable[[str], Target], args: argparse.Namespace
+    emulator: Emulator, build: Callable[[str, str], Target], args: argparse.Namespace
 ) -> list[list[str]]:
     """The rows of one target: one per request kind."""
     database = "rpc" + uuid.uuid4().hex[:10]
     provision(emulator.host, project=PROJECT, instance=INSTANCE, database=database, ddl=SCHEMA)
     before_build = emulator.log_offset()
-    target = build(database)
+    target = build(emulator.host, database)
     _settle()
     setup = count_rpcs(emulator.log_path, before_build)
     rows = []
@@ -278,13 +284,13 @@ def main() -> None:
     if args.idle <= args.interval:
         parser.error(f"--idle ({args.idle}) must be longer than --interval ({args.interval})")
 
-    builders: list[Callable[[str], Target]] = [
-        *(
-            (lambda db, m=mode: Managed(emulator.host, db, m, args.size, args.interval))
-            for mode in POOL_MODES
-        ),
-        lambda db: ClientDefault(emulator.host, db),
-        lambda db: DocsRecipe(emulator.host, db, args.size, args.interval),
+    def managed(mode: str) -> Callable[[str, str], Target]:
+        return lambda host, db: Managed(host, db, mode, args.size, args.interval)
+
+    builders: list[Callable[[str, str], Target]] = [
+        *(managed(mode) for mode in POOL_MODES),
+        lambda host, db: ClientDefault(host, db),
+        lambda host, db: DocsRecipe(host, db, args.size, args.interval),
     ]
     headers = [
         "Setup",

@@ -301,7 +301,7 @@ def main() -> None:
             )
         a, b = merged["A"], merged["B"]
         rps_ratio = a.rps / b.rps
-        paired = [
+        round_ratios = [
             x.rps / y.rps for x, y in zip(results[name]["A"], results[name]["B"], strict=True)
         ]
         p50_ratio = a.percentile(50) / b.percentile(50)
@@ -310,7 +310,8 @@ def main() -> None:
             [
                 name,
                 f"{rps_ratio:.3f}",
-                f"{statistics.median(paired):.3f} ({min(paired):.3f}-{max(paired):.3f})",
+                f"{statistics.median(round_ratios):.3f} "
+                f"({min(round_ratios):.3f}-{max(round_ratios):.3f})",
                 f"{p50_ratio:.3f}",
                 f"{p99_ratio:.3f}",
             ]

@@ -12,6 +12,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as BaseResponse
 
 from flask_ext import Spanner
 
@@ -35,7 +36,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return jsonify(error=str(exc)), 400
 
     @app.errorhandler(HTTPException)
-    def http_error(exc: HTTPException) -> Response:
+    def http_error(exc: HTTPException) -> BaseResponse:
         """Errors in JSON too (404, 405, and the extension's 503 with its Retry-After)."""
         response = exc.get_response()
         response.data = jsonify(error=exc.name, detail=exc.description).data
