@@ -81,6 +81,7 @@ class Emulator:
         binary: str | None = None,
     ) -> None:
         self.binary = binary or find_emulator()
+        self._auto_port = port is None
         self.port = port or free_port()
         self.log_requests = log_requests
         self.extra_args = list(extra_args)
@@ -92,27 +93,46 @@ class Emulator:
         return f"127.0.0.1:{self.port}"
 
     def start(self, timeout: float = 20.0) -> Emulator:
-        """Start the process and wait until it accepts connections."""
+        """Start the process and wait until it serves.
+
+        Ready means: our process still runs and its own log says it listens on our address.
+        A port that merely accepts a connection could belong to another emulator that took
+        the same free port first (ours then exits with "Failed to bind"); with an
+        automatically chosen port, another one is tried.
+        """
+        for _attempt in range(3):
+            if self._start_once(timeout):
+                self._auto_port = False  # a restart keeps the address clients know
+                return self
+            if not self._auto_port:
+                break
+            self.port = free_port()
+        raise RuntimeError(f"emulator did not start:\n{self.log_path.read_text()[-2000:]}")
+
+    def _start_once(self, timeout: float) -> bool:
         args = [self.binary, "--host_port", self.host, *self.extra_args]
         if self.log_requests:
             args.append("--log_requests")
+        offset = self.log_path.stat().st_size
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 args, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
             )
+        ready = f"Server address: {self.host}"
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"emulator exited with {self.process.returncode}: {self.log_path.read_text()[-2000:]}"
-                )
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return self
-            except OSError:
-                time.sleep(0.05)
+                self.process = None
+                return False
+            if ready in self._log_since(offset):
+                try:
+                    with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                        return True
+                except OSError:
+                    pass
+            time.sleep(0.02)
         self.stop()
-        raise RuntimeError(f"emulator did not listen on {self.host} within {timeout}s")
+        return False
 
     def stop(self) -> None:
         """Stop the process (its data is gone: the emulator keeps it in memory)."""
