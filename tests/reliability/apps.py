@@ -5,7 +5,8 @@
   request, so that a test can prove each worker used only its own sessions.
 * :func:`probe_app`: a small Flask app with the views the example lacks: one that holds its
   session for ``?sleep=`` seconds (pool exhaustion), one that runs bad SQL, one whose
-  transaction raises after its DML. Configured from ``PROBE_SPANNER_*`` environment
+  transaction raises after its DML, one whose transaction is aborted past its retry
+  deadline. Configured from ``PROBE_SPANNER_*`` environment
   variables (raw strings, as the extension reads env-var config).
 """
 
@@ -129,14 +130,5 @@ def probe_app() -> Flask:
 
         probe_spanner.session.run_in_transaction(work, timeout_secs=0)
         return {"unreachable": True}
-
-    @app.get("/exists")
-    def exists() -> dict[str, Any]:
-        rows = probe_spanner.session.execute_sql(
-            "SELECT COUNT(*) FROM notes WHERE id = @id",
-            params={"id": request.args.get("id", "")},
-            param_types={"id": param_types.STRING},
-        )
-        return {"pid": os.getpid(), "count": int(rows[0][0])}
 
     return app

@@ -4,7 +4,8 @@ A plain google-cloud-spanner ``PingingPool`` is built and bound at import time, 
 ``gunicorn --preload`` the master creates the sessions and every forked worker inherits the
 same session IDs (and the master's gRPC channel). Every request borrows a session with
 ``pool.get()``, runs a read-write transaction on it and returns it with ``pool.put()``.
-Configured by ``NAIVE_EMULATOR_HOST``, ``NAIVE_DATABASE`` and ``NAIVE_POOL_SIZE``.
+Configured by ``NAIVE_EMULATOR_HOST``, ``NAIVE_PROJECT``, ``NAIVE_INSTANCE``,
+``NAIVE_DATABASE`` and ``NAIVE_POOL_SIZE``; it imports nothing from spanner-pools.
 """
 
 from __future__ import annotations
@@ -18,17 +19,17 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.spanner_v1 import Client, param_types
 from google.cloud.spanner_v1.pool import PingingPool
 
-from tests.conftest import INSTANCE, PROJECT
-
 client = Client(
-    project=PROJECT,
+    project=os.environ["NAIVE_PROJECT"],
     credentials=AnonymousCredentials(),
     client_options={"api_endpoint": os.environ["NAIVE_EMULATOR_HOST"]},
     disable_builtin_metrics=True,
 )
 pool = PingingPool(size=int(os.environ.get("NAIVE_POOL_SIZE", "4")), default_timeout=10)
 # Instance.database() binds the pool: BatchCreateSessions, in the gunicorn master with --preload.
-database = client.instance(INSTANCE).database(os.environ["NAIVE_DATABASE"], pool=pool)
+database = client.instance(os.environ["NAIVE_INSTANCE"]).database(
+    os.environ["NAIVE_DATABASE"], pool=pool
+)
 
 app = Flask(__name__)
 

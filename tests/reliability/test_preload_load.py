@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
+from tests.conftest import INSTANCE, PROJECT
 from tests.e2e import GunicornServer, hammer
 
 from .harness import (
@@ -120,6 +121,8 @@ def test_naive_preload_pool_is_shared_by_workers(
             config=None,
             env={
                 "NAIVE_EMULATOR_HOST": emulator.host,
+                "NAIVE_PROJECT": PROJECT,
+                "NAIVE_INSTANCE": INSTANCE,
                 "NAIVE_DATABASE": probe_db,
                 "NAIVE_POOL_SIZE": "4",
                 # Transactions run on the pool's sessions, never on a multiplexed one.
