@@ -15,9 +15,12 @@ from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
-from spanner_pools import HandleClosed, PoolManager, SessionHandle
+from spanner_pools import HandleClosed, PoolManager, SessionHandle, registry
 
 from .conf import load
+
+#: Name under which a bad ``SPANNER`` setting is reported to the core's registry.
+REGISTRY_SOURCE = "django_app"
 
 __all__ = ["PoolDoesNotExist", "Pools", "RequestSessions", "pools"]
 
@@ -62,7 +65,10 @@ class Pools(Mapping[str, PoolManager]):
             self._load()
         except ImproperlyConfigured as exc:
             logger.debug("Spanner pools not built: %s", exc)
+            # A server worker must not boot on it: the worker hooks raise it.
+            registry.report_configuration_error(REGISTRY_SOURCE, exc)
             return False
+        registry.clear_configuration_error(REGISTRY_SOURCE)
         return True
 
     def _load(self) -> dict[str, PoolManager]:
@@ -99,6 +105,7 @@ class Pools(Mapping[str, PoolManager]):
         """
         with self._lock:
             old, self._managers = self._managers, None
+        registry.clear_configuration_error(REGISTRY_SOURCE)
         for manager in (old or {}).values():
             try:
                 manager.close(timeout=timeout)

@@ -13,6 +13,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from . import registry as registry
     from .errors import ConfigurationError as ConfigurationError
     from .errors import HandleClosed as HandleClosed
     from .errors import PoolClosed as PoolClosed

@@ -15,10 +15,20 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .manager import PoolManager
 
-__all__ = ["close_all", "managers", "open_all", "reset_after_fork"]
+__all__ = [
+    "clear_configuration_error",
+    "close_all",
+    "managers",
+    "open_all",
+    "report_configuration_error",
+    "reset_after_fork",
+]
 
 _lock = threading.Lock()
 _managers: dict[int, PoolManager] = {}
+#: Settings an adapter could not turn into a manager (e.g. Django's ``SPANNER``), by source.
+#: Worker hooks refuse to boot a worker while one is recorded.
+_configuration_errors: dict[str, Exception] = {}
 #: Clients, channels and pools inherited from a parent process. Kept referenced (never used,
 #: never closed) so that no gRPC destructor runs on the parent's channel in the child.
 _inherited: list[Any] = []
@@ -44,8 +54,27 @@ def keep_inherited(obj: Any) -> None:
     _inherited.append(obj)
 
 
+def report_configuration_error(source: str, error: Exception) -> None:
+    """Record settings that ``source`` could not use; ``open_all`` raises it.
+
+    For adapters that must not raise at start-up (Django leaves a bad ``SPANNER`` to
+    ``manage.py check``), so that a server worker still fails to boot, naming the key.
+    """
+    _configuration_errors[source] = error
+
+
+def clear_configuration_error(source: str) -> None:
+    _configuration_errors.pop(source, None)
+
+
 def open_all(wait: bool = True) -> None:
-    """Open every registered manager; a failure is logged and retried in the background."""
+    """Open every registered manager; a failure is logged and retried in the background.
+
+    Raises the first recorded configuration error instead: bad settings are not a reason
+    to keep a worker up.
+    """
+    for error in _configuration_errors.values():
+        raise error
     for manager in managers():
         try:
             manager.open(wait=wait)
