@@ -252,19 +252,16 @@ def test_gunicorn_flask_exits_naming_the_key(preload: bool, figures: dict[str, A
 
 
 @pytest.mark.e2e
-@pytest.mark.xfail(
-    reason="django_app: an invalid SPANNER setting is left for 'manage.py check'; gunicorn "
-    "boots, every request answers 500 and the log never names the key",
-    strict=False,
-)
+@pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
 def test_gunicorn_django_exits_naming_the_key(
-    servers: Callable[[GunicornServer], GunicornServer], figures: dict[str, Any]
+    preload: bool, servers: Callable[[GunicornServer], GunicornServer], figures: dict[str, Any]
 ) -> None:
     server = servers(
         example_server(
             "127.0.0.1:1",
             "db1",
             settings={"POOL_SIZE": 0},
+            preload=preload,
             # Set here: an in-process Django test may have set it in os.environ already.
             env={"DJANGO_SETTINGS_MODULE": "example_site.django_site.settings"},
         )
