@@ -15,7 +15,7 @@ session to concurrent requests ("404 Transaction not found"). Whether that happe
 on which worker re-creates its sessions first. The main test makes the restarted emulator
 skip the old IDs (``burn_ids``) so that it checks the recovery itself; the ``reused_ids``
 variant leaves them and is expected to fail about half of the time (``xfail``, not strict)
-until the pool detects a reused ID (see docs/guarantees.md).
+until the pool detects a reused ID (see the README, "Known limits").
 """
 
 from __future__ import annotations
