@@ -30,7 +30,7 @@ from google.cloud.spanner_v1.database import Database
 from google.cloud.spanner_v1.pool import AbstractSessionPool, BurstyPool
 from google.cloud.spanner_v1.session import Session
 
-from . import registry, stats, tracing
+from . import registry, tracing
 from ._channel import ChannelHealth, build_spanner_api
 from ._gevent import init_grpc_for_gevent
 from .errors import PoolClosed, PoolUnavailable
@@ -222,6 +222,7 @@ class PoolManager:
         self._retired_pool: AbstractSessionPool | None = None  # after close, for late returns
         self._paused: Pinger | None = None  # held across fork()
         self._leak_watcher: _LeakWatcher | None = None
+        self._failed_observers: set[int] = set()  # logged once each
         self._fork_token: _ForkToken | None = None  # made before the first fork while open
         self._inherited_from: int | None = None  # parent PID, when it had opened the pool
         self._span_attributes: dict[str, Any] = {
@@ -536,7 +537,7 @@ class PoolManager:
             self._handles.add(handle)
         if watch:
             self._watch_leaks()
-        observers = stats.observers()
+        observers = registry.observers()
         if observers:
             self._notify(observers, lambda o: o.checked_out(self, waited))
             self._notify(observers, lambda o: o.gauges_changed(self))
@@ -674,19 +675,19 @@ class PoolManager:
             try:
                 call(observer)
             except Exception:  # noqa: BLE001 - observers are optional extras
-                if id(observer) not in _failed_observers:
-                    _failed_observers.add(id(observer))
+                if id(observer) not in self._failed_observers:
+                    self._failed_observers.add(id(observer))
                     self.log.exception("pool observer %r failed (logged once)", observer)
 
     def _counted(self, deltas: Mapping[str, float]) -> None:
         """``PoolCounters`` listener: may run under a pool lock (observers must not call in)."""
-        observers = stats.observers()
+        observers = registry.observers()
         if observers:
             self._notify(observers, lambda o: o.counted(self, deltas))
 
     def _gauges_changed(self) -> None:
         """Tell observers the sizes may have moved (never called under a pool lock)."""
-        observers = stats.observers()
+        observers = registry.observers()
         if observers:
             self._notify(observers, lambda o: o.gauges_changed(self))
 
@@ -738,8 +739,6 @@ class PoolManager:
         return next_due
 
 
-#: Observers that failed once (their next failures are not logged again).
-_failed_observers: set[int] = set()
 _CONTEXTLIB_FILE = os.path.normcase(os.path.abspath(contextlib.__file__))
 
 

@@ -47,7 +47,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from . import registry as pool_registry
-from .stats import PoolObserver, add_observer, remove_observer
+from .registry import add_observer, remove_observer
+from .stats import PoolObserver
 
 if TYPE_CHECKING:
     from .manager import PoolManager

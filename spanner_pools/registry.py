@@ -1,8 +1,10 @@
-"""The one per-process registry of pool managers, for worker hooks, fork and exit.
+"""The one per-process registry: pool managers, their observers, configuration errors.
 
 Every :class:`~spanner_pools.PoolManager` registers itself here. After ``fork()`` the child
 resets every manager (``os.register_at_fork``); at interpreter exit every manager is closed
-(``atexit``), so recycled workers delete their sessions.
+(``atexit``), so recycled workers delete their sessions. Observers (metrics) registered here
+see the events of every manager; adapters report settings they could not use, which the
+worker hooks then refuse to boot with. All of it is module state of this one module.
 """
 
 from __future__ import annotations
@@ -12,14 +14,19 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from .stats import PoolObserver
+
 if TYPE_CHECKING:
     from .manager import PoolManager
 
 __all__ = [
+    "add_observer",
     "clear_configuration_error",
     "close_all",
     "managers",
+    "observers",
     "open_all",
+    "remove_observer",
     "report_configuration_error",
     "reset_after_fork",
 ]
@@ -32,6 +39,35 @@ _configuration_errors: dict[str, Exception] = {}
 #: Clients, channels and pools inherited from a parent process. Kept referenced (never used,
 #: never closed) so that no gRPC destructor runs on the parent's channel in the child.
 _inherited: list[Any] = []
+
+
+_observers: tuple[PoolObserver, ...] = ()
+_observers_lock = threading.Lock()
+
+
+def add_observer(observer: PoolObserver) -> None:
+    """Let ``observer`` see the events of every pool manager of this process (and its forks)."""
+    global _observers
+    if not isinstance(observer, PoolObserver):
+        raise TypeError(
+            f"add_observer(observer=...) expects a spanner_pools.stats.PoolObserver, "
+            f"got {type(observer).__name__}"
+        )
+    with _observers_lock:
+        if observer not in _observers:
+            _observers = (*_observers, observer)
+
+
+def remove_observer(observer: PoolObserver) -> None:
+    """Stop sending events to ``observer``; harmless if it was not added."""
+    global _observers
+    with _observers_lock:
+        _observers = tuple(o for o in _observers if o is not observer)
+
+
+def observers() -> tuple[PoolObserver, ...]:
+    """The registered observers (an immutable snapshot: read without a lock)."""
+    return _observers
 
 
 def register(manager: PoolManager) -> None:

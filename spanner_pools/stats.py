@@ -1,6 +1,6 @@
 """Thread-safe pool counters: cheap to update, never an RPC to read; and the observer hook.
 
-Observers (:func:`add_observer`) see every counter increment, every checkout's wait and every
+Observers (:func:`spanner_pools.registry.add_observer`) see every counter increment, every checkout's wait and every
 point where the gauges may have moved; :mod:`spanner_pools.metrics` is one. With no observer
 registered a hook costs one function call and an empty loop.
 """
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .manager import PoolManager
 
-__all__ = ["PoolCounters", "PoolObserver", "add_observer", "observers", "remove_observer"]
+__all__ = ["PoolCounters", "PoolObserver"]
 
 
 @dataclass
@@ -94,32 +94,3 @@ class PoolObserver:
 
     def gauges_changed(self, manager: PoolManager) -> None:
         """Sizes may have moved; reading ``manager.stats()`` is safe here."""
-
-
-_observers: tuple[PoolObserver, ...] = ()
-_observers_lock = threading.Lock()
-
-
-def add_observer(observer: PoolObserver) -> None:
-    """Let ``observer`` see the events of every pool manager of this process (and its forks)."""
-    global _observers
-    if not isinstance(observer, PoolObserver):
-        raise TypeError(
-            f"add_observer(observer=...) expects a spanner_pools.stats.PoolObserver, "
-            f"got {type(observer).__name__}"
-        )
-    with _observers_lock:
-        if observer not in _observers:
-            _observers = (*_observers, observer)
-
-
-def remove_observer(observer: PoolObserver) -> None:
-    """Stop sending events to ``observer``; harmless if it was not added."""
-    global _observers
-    with _observers_lock:
-        _observers = tuple(o for o in _observers if o is not observer)
-
-
-def observers() -> tuple[PoolObserver, ...]:
-    """The registered observers (an immutable snapshot: read without a lock)."""
-    return _observers
