@@ -116,6 +116,10 @@ class _ManagedPoolMixin:
         self._owned: dict[Session, float] = {}  # every live session -> monotonic creation time
         self._rotations: dict[Session, float] = {}  # checked-out session -> rotate_at
         self._stale: set[Session] = set()  # lent sessions whose ID the server gave away
+        # After an outage, sessions are checked with GetSession (not a ping) before use: an
+        # emulator restarted on the same port may have given their IDs to other processes.
+        self._server_created: dict[Session, Any] = {}  # session -> server create_time
+        self._unverified: set[Session] = set()
         self._seq = itertools.count()
         self._closed = False
         self._random = random.Random()
@@ -174,10 +178,18 @@ class _ManagedPoolMixin:
             made.append(_Pooled(session, self._rotate_at(now)))
         with self._cond:
             self._forget_reused_ids({item.session.session_id for item in made})
+            for item, proto in zip(made, response.session, strict=True):
+                self._server_created[item.session] = proto.create_time
             for item in made:
                 self._owned[item.session] = now
         self.counters.add(sessions_created=len(made))
         return made
+
+    def _disown(self, session: Session) -> None:
+        """Forget a session the pool no longer holds (lock held)."""
+        self._owned.pop(session, None)
+        self._server_created.pop(session, None)
+        self._unverified.discard(session)
 
     def _forget_reused_ids(self, new_ids: set[str]) -> None:
         """Drop sessions whose ID the server just handed out again: it lost them (lock held)."""
@@ -185,7 +197,7 @@ class _ManagedPoolMixin:
         if not stale:
             return
         for session in stale:
-            del self._owned[session]
+            self._disown(session)
         self.counters.add(sessions_replaced=len(stale))  # replenish() re-creates them
         idle = [entry for entry in self._idle if entry[2].session not in stale]
         if len(idle) != len(self._idle):
@@ -208,11 +220,34 @@ class _ManagedPoolMixin:
                 request=request, metadata=self._metadata(), timeout=self._ping_timeout, retry=None
             )
 
+    def _check_session(self, session: Session) -> None:
+        """GetSession: ``NotFound`` if the server lost the session or gave its ID away."""
+        assert self._database is not None
+        with maintenance():
+            proto = self._database.spanner_api.get_session(
+                name=session.name,
+                metadata=self._metadata(),
+                timeout=self._ping_timeout,
+                retry=None,
+            )
+        created = self._server_created.get(session)
+        if created is not None and proto.create_time != created:
+            raise NotFound(f"Session not found: {session.name} was re-created by the server")
+
+    def _keep_alive(self, session: Session) -> None:
+        """Ping a session, or verify it if it has not been checked since an outage."""
+        if session in self._unverified:
+            self._check_session(session)
+            with self._cond:
+                self._unverified.discard(session)
+        else:
+            self._ping_session(session)
+
     def _delete_session(self, session: Session) -> None:
         """DeleteSession (short deadline), ignoring a session the server already forgot."""
         assert self._database is not None
         with self._cond:
-            self._owned.pop(session, None)
+            self._disown(session)
         with contextlib.suppress(NotFound), maintenance():
             self._database.spanner_api.delete_session(
                 name=session.name,
@@ -270,6 +305,9 @@ class _ManagedPoolMixin:
                 return
             if not self._closed and session in self._owned:
                 now = time.monotonic()
+                if session in self._unverified:  # lent during an outage: check it first
+                    self._push(_Pooled(session, rotate_at or self._rotate_at(now)), 0.0)
+                    return
                 self._push(
                     _Pooled(session, rotate_at or self._rotate_at(now)), self._next_ping(now)
                 )
@@ -324,11 +362,11 @@ class _ManagedPoolMixin:
             alive = True
             try:
                 try:
-                    self._ping_session(item.session)
+                    self._keep_alive(item.session)
                 except NotFound:
                     alive = False
                     with self._cond:
-                        self._owned.pop(item.session, None)
+                        self._disown(item.session)
                     self._replace_idle()
                     continue
             except Exception:
@@ -344,17 +382,22 @@ class _ManagedPoolMixin:
         return pinged
 
     def probe(self) -> None:
-        """Ping the least recently used idle session now, due or not (reconnects the channel)."""
+        """Check the least recently used idle session now, due or not (reconnects the channel).
+
+        Called while Spanner looked down. Once it answers, every other session is checked
+        (GetSession) before its next use, as soon as it is idle.
+        """
         with self._cond:
             if not self._idle:
                 return
             ping_at, seq, item = heapq.heappop(self._idle)
         try:
-            self._ping_session(item.session)
+            self._check_session(item.session)
         except NotFound:
             with self._cond:
-                self._owned.pop(item.session, None)
+                self._disown(item.session)
             self._replace_idle()
+            self._verify_all()
             return
         except Exception:
             with self._cond:
@@ -363,6 +406,17 @@ class _ManagedPoolMixin:
         self.counters.add(pings=1)
         with self._cond:
             self._push(item, self._next_ping(time.monotonic()))
+        self._verify_all(but=item.session)
+
+    def _verify_all(self, but: Session | None = None) -> None:
+        """Mark every session for a GetSession check and make the idle ones due now."""
+        with self._cond:
+            self._unverified = set(self._owned) - {but}
+            self._idle = [
+                (0.0, seq, entry) if entry.session in self._unverified else (at, seq, entry)
+                for at, seq, entry in self._idle
+            ]
+            heapq.heapify(self._idle)
 
     def _replace_idle(self) -> None:
         """Create a session for an idle one the server lost (on failure, ``replenish`` retries)."""
@@ -378,7 +432,7 @@ class _ManagedPoolMixin:
         free (and re-created later by :meth:`replenish`) and the error is raised.
         """
         with self._cond:
-            self._owned.pop(session, None)
+            self._disown(session)
             self._rotations.pop(session, None)
             self._stale.discard(session)
         new = self._create_one()

@@ -11,11 +11,11 @@ Each test owns its emulator: it stops and restarts it.
 A restarted emulator numbers sessions from 0 again (real Spanner never reuses a session
 ID). Then one worker's lost session ID can be handed to another worker; the first worker's
 ping of its lost session succeeds (the ID exists again), and two workers lend the same
-session to concurrent requests ("404 Transaction not found"). Whether that happens depends
-on which worker re-creates its sessions first. The main test makes the restarted emulator
-skip the old IDs (``burn_ids``) so that it checks the recovery itself; the ``reused_ids``
-variant leaves them and is expected to fail about half of the time (``xfail``, not strict)
-until the pool detects a reused ID (see the README, "Known limits").
+session to concurrent requests ("404 Transaction not found"), unless the pool checks its
+sessions after an outage: it does, with GetSession, comparing each session's create_time.
+The ``fresh_ids`` variant makes the restarted emulator skip the old IDs (``burn_ids``) and
+checks the recovery itself; ``reused_ids`` leaves them and checks that no session ends up
+shared.
 """
 
 from __future__ import annotations
@@ -79,16 +79,7 @@ def calls(count: int, tag: str) -> list[tuple[str, str, Any]]:
     "burn_ids",
     [
         pytest.param(True, id="fresh_ids"),
-        pytest.param(
-            False,
-            id="reused_ids",
-            marks=pytest.mark.xfail(
-                reason="a restarted emulator reissues session IDs; a worker whose lost "
-                "session's ID went to another worker keeps using it (pings succeed): two "
-                "workers share a session until the pool checks the session's create_time",
-                strict=False,
-            ),
-        ),
+        pytest.param(False, id="reused_ids"),
     ],
 )
 def test_emulator_outage_fails_fast_and_recovers(
