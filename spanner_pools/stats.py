@@ -1,7 +1,8 @@
 """Thread-safe pool counters: cheap to update, never an RPC to read; and the observer hook.
 
-Observers (:func:`spanner_pools.registry.add_observer`) see every counter increment, every checkout's wait and every
-point where the gauges may have moved; :mod:`spanner_pools.metrics` is one. With no observer
+Observers (:func:`spanner_pools.registry.add_observer`) see every counter increment, every
+checkout's wait and every point where the gauges may have moved; :mod:`spanner_pools.metrics`
+is one. With no observer
 registered a hook costs one function call and an empty loop.
 """
 
@@ -81,7 +82,7 @@ class PoolCounters:
 
 
 class PoolObserver:
-    """Base class of what :func:`add_observer` takes; every method defaults to nothing.
+    """Base class of what ``registry.add_observer`` takes; every method defaults to nothing.
 
     Called in the thread that caused the event; an exception is logged once and ignored.
     """
