@@ -23,6 +23,10 @@ def _record(event: str) -> None:
         out.write(f"{event} {os.getpid()} {time.time():.6f}\n")
 
 
+def on_starting(server: Any) -> None:
+    hooks.on_starting(server)  # the master imports the client once
+
+
 def post_fork(server: Any, worker: Any) -> None:
     _record("fork")
     hooks.post_fork(server, worker)
