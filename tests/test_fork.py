@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable
 from typing import Any
@@ -11,30 +10,9 @@ import pytest
 
 from spanner_pools import PoolManager, registry
 
+from .forking import run_in_child
+
 Make = Callable[..., PoolManager]
-
-
-def run_in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-    """Fork, run ``work`` in the child, return what it reported (JSON over a pipe)."""
-    read_end, write_end = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the child
-        os.close(read_end)
-        try:
-            result = work()
-        except BaseException as exc:  # noqa: BLE001 - report everything to the parent
-            result = {"error": repr(exc)}
-        with os.fdopen(write_end, "w") as out:
-            out.write(json.dumps(result))
-        os._exit(0)
-    os.close(write_end)
-    with os.fdopen(read_end) as pipe:
-        text = pipe.read()
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
-    result: dict[str, Any] = json.loads(text)
-    assert "error" not in result, result["error"]
-    return result
 
 
 @pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
