@@ -305,14 +305,11 @@ class _ManagedPoolMixin:
                 return
             if not self._closed and session in self._owned:
                 now = time.monotonic()
-                if session in self._unverified:  # lent during an outage: check it first
-                    self._push(_Pooled(session, rotate_at or self._rotate_at(now)), 0.0)
-                    return
-                self._push(
-                    _Pooled(session, rotate_at or self._rotate_at(now)), self._next_ping(now)
-                )
+                # Lent during an outage: check it (GetSession) before it is lent again.
+                ping_at = 0.0 if session in self._unverified else self._next_ping(now)
+                self._push(_Pooled(session, rotate_at or self._rotate_at(now)), ping_at)
                 return
-        if session in self._owned or self._closed:
+        if self._closed:
             self._safe_delete(session)
 
     def clear(self) -> None:
@@ -359,26 +356,12 @@ class _ManagedPoolMixin:
                 due.append(heapq.heappop(self._idle)[2])
         pinged = 0
         for index, item in enumerate(due):
-            alive = True
             try:
-                try:
-                    self._keep_alive(item.session)
-                except NotFound:
-                    alive = False
-                    with self._cond:
-                        self._disown(item.session)
-                    self._replace_idle()
-                    continue
+                pinged += self._refresh(item)
             except Exception:
-                retry_at = time.monotonic() + min(self._interval, RETRY_FAILED_PING_AFTER)
-                with self._cond:
-                    for rest in due[index if alive else index + 1 :]:
-                        self._push(rest, retry_at)
+                retry = min(self._interval, RETRY_FAILED_PING_AFTER)
+                self._put_back(due[index:], time.monotonic() + retry)
                 raise
-            pinged += 1
-            self.counters.add(pings=1)
-            with self._cond:
-                self._push(item, self._next_ping(time.monotonic()))
         return pinged
 
     def probe(self) -> None:
@@ -390,23 +373,39 @@ class _ManagedPoolMixin:
         with self._cond:
             if not self._idle:
                 return
-            ping_at, seq, item = heapq.heappop(self._idle)
+            ping_at, _, item = heapq.heappop(self._idle)
+            self._unverified.add(item.session)  # GetSession rather than a ping
         try:
-            self._check_session(item.session)
+            alive = self._refresh(item)
+        except Exception:
+            self._put_back([item], ping_at)
+            raise
+        self._verify_all(but=item.session if alive else None)
+
+    def _refresh(self, item: _Pooled) -> bool:
+        """Keep one idle session (taken off the heap) alive and put it back; True if so.
+
+        ``NotFound`` replaces it (False). Other errors propagate and the caller puts it back
+        with :meth:`_put_back`.
+        """
+        try:
+            self._keep_alive(item.session)
         except NotFound:
             with self._cond:
                 self._disown(item.session)
             self._replace_idle()
-            self._verify_all()
-            return
-        except Exception:
-            with self._cond:
-                self._push(item, ping_at)
-            raise
+            return False
         self.counters.add(pings=1)
         with self._cond:
             self._push(item, self._next_ping(time.monotonic()))
-        self._verify_all(but=item.session)
+        return True
+
+    def _put_back(self, items: list[_Pooled], ping_at: float) -> None:
+        """Return sessions a failed pass took off the heap (not those it found lost)."""
+        with self._cond:
+            for item in items:
+                if item.session in self._owned:
+                    self._push(item, ping_at)
 
     def _verify_all(self, but: Session | None = None) -> None:
         """Mark every session for a GetSession check and make the idle ones due now."""
