@@ -143,15 +143,11 @@ class SessionHandle:
         **kw: Any,
     ) -> int:
         """Run one DML statement in its own read-write transaction; returns the row count."""
-
-        def update(session: Session) -> int:
-            return int(
-                session.run_in_transaction(
-                    lambda tx: tx.execute_update(dml, params=params, param_types=param_types, **kw)
-                )
+        return int(
+            self.run_in_transaction(
+                lambda tx: tx.execute_update(dml, params=params, param_types=param_types, **kw)
             )
-
-        return self._run(update)
+        )
 
     def run_in_transaction(self, func: Callable[..., T], *args: Any, **kw: Any) -> T:
         """``Session.run_in_transaction`` on the pooled session (the client retries aborts)."""
