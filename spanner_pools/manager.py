@@ -68,6 +68,7 @@ class _ProcessState:
     multiplexed: Session | None = None
     #: Set by close(): the transport is closed once no thread uses it (pinger, loans).
     retiring: bool = False
+    pinger_abandoned: bool = False  # close() stopped waiting for it: it cleans up itself
     transport_closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
@@ -524,6 +525,8 @@ class PoolManager:
         if isinstance(pool, _MANAGED):
             pool.mark_closed()
         if state.pinger is not None and not state.pinger.stop(timeout=max(timeout, 1.0)):
+            with state.lock:
+                state.pinger_abandoned = True
             self.log.warning(
                 "the pinger is still inside an RPC; it deletes what it holds when that ends"
             )
@@ -551,11 +554,13 @@ class PoolManager:
     def _pinger_exited(self) -> None:
         """The pinger thread ends: if the manager closed meanwhile, it was the last user."""
         state = self._retired
-        if state is not None and self._pid == os.getpid():
-            pool = state.pool
-            if isinstance(pool, _MANAGED):
-                pool.clear()  # whatever its last pass created after close() gave up waiting
-            self._close_transport_if_unused(state)
+        if state is None or self._pid != os.getpid():
+            return
+        with state.lock:
+            abandoned = state.pinger_abandoned
+        if abandoned and isinstance(state.pool, _MANAGED):
+            state.pool.clear()  # whatever its last pass created after close() gave up waiting
+        self._close_transport_if_unused(state)
 
     def _close_transport_if_unused(self, state: _ProcessState) -> None:
         """Close the channel once closing began, the pinger ended and nothing is lent."""
