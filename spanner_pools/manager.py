@@ -361,6 +361,8 @@ class PoolManager:
         setup_error = error if isinstance(error, PoolMisconfigured) else None
         setup_error = setup_error or classify_setup_error(error)
         if setup_error is not None:
+            if not isinstance(state.pool, _MANAGED):  # a managed pool keeps its own
+                self._setup_error = setup_error
             self.log.error("%s", setup_error)
             raise setup_error from error
         self.log.error(
@@ -481,12 +483,15 @@ class PoolManager:
         return Client(project=s.project, credentials=credentials)
 
     def _fill(self, state: _ProcessState) -> None:
-        """Create the pool's sessions now (or the multiplexed session)."""
+        """Create the pool's sessions now (or the multiplexed session, or one bursty session:
+        a database that does not exist is reported at open in every mode)."""
         pool = state.pool
         if isinstance(pool, _MANAGED):
             pool.replenish()
         elif pool is None:
             self._multiplexed(state)
+        else:
+            pool.put(pool.get())
 
     def _multiplexed(self, state: _ProcessState) -> Session:
         if state.multiplexed is None:
@@ -648,20 +653,20 @@ class PoolManager:
 
     def _get_session(self, state: _ProcessState) -> Session:
         pool = state.pool
+        if isinstance(pool, _MANAGED):
+            return pool.get(timeout=self.settings.pool_timeout)  # raises the pool's own errors
         try:
-            if pool is None:
-                return self._multiplexed(state)
-            if isinstance(pool, _MANAGED):
-                return pool.get(timeout=self.settings.pool_timeout)
-            session: Session = pool.get()
-            return session
+            session: Session = self._multiplexed(state) if pool is None else pool.get()
         except TRANSPORT_ERRORS as exc:
             raise PoolUnavailable(f"Spanner is unreachable: {exc}") from exc
         except Exception as exc:
             setup_error = classify_setup_error(exc)
             if setup_error is None:
                 raise
+            self._setup_error = setup_error
             raise setup_error from exc
+        self._setup_error = None
+        return session
 
     def _forget_loan(self, loan: Loan) -> bool:
         """Drop ``loan`` from this process's books; False if it was not (or no longer) ours."""

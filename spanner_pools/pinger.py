@@ -101,7 +101,8 @@ class Pinger:
 
     def _loop(self) -> None:
         backoff = 0.0
-        reported: str | None = None
+        # open() already logged the pool's setup error, if it had one: not again.
+        reported = str(self._pool.setup_error) if self._pool.setup_error else None
         while not self._stop.is_set():
             try:
                 with self._pass_lock:
