@@ -125,6 +125,11 @@ def _summarize(sessions: list[Any], truncated: bool) -> dict[str, Any]:
     }
 
 
+def _is_probe(session: Any) -> bool:
+    labels = dict(session.labels)
+    return all(labels.get(key) == value for key, value in PROBE_LABELS.items())
+
+
 def _list_sessions(api: Any, path: str, deadline: _Deadline, probe: str | None) -> dict[str, Any]:
     from google.cloud.spanner_v1 import ListSessionsRequest
 
@@ -134,8 +139,11 @@ def _list_sessions(api: Any, path: str, deadline: _Deadline, probe: str | None) 
         request = ListSessionsRequest(database=path, page_size=1000, page_token=token)
         pager = api.list_sessions(request=request, timeout=deadline.remaining(), retry=None)
         page = next(iter(pager.pages))
-        # Multiplexed sessions (if the server lists them) belong to no pool; skip the probe.
-        found.extend(s for s in page.sessions if s.name != probe and not s.multiplexed)
+        # Multiplexed sessions (if the server lists them) belong to no pool; skip the probes,
+        # this one's and those of status checks running beside it (other aliases, operators).
+        found.extend(
+            s for s in page.sessions if s.name != probe and not s.multiplexed and not _is_probe(s)
+        )
         token = page.next_page_token
         if not token:
             return _summarize(found, truncated=False)
