@@ -81,6 +81,8 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
         self._pooled_database = PooledDatabase(manager)
         self._handle: SessionHandle | None = None
         self._pid = os.getpid()
+        #: The process that made this connection (an ORM pool drops it in any other).
+        self.owner_pid = self._pid
         # Connection.__init__ (3.71.0) sets the private state it relies on; instance and
         # database are properties here, resolved through the manager.
         super().__init__(None, None, **kwargs)
@@ -120,6 +122,25 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
             self._handle = handle
         session: Session = self._session
         return session
+
+    def snapshot_checkout(self) -> Snapshot | None:
+        """The read-only transaction's multi-use snapshot, begun inline with its first query.
+
+        Connection.snapshot_checkout (3.71.0) calls ``Snapshot.begin()``, a BeginTransaction
+        RPC; a multi-use ``Snapshot`` without it begins with its first ``execute_sql`` (3.71.0
+        builds ``TransactionSelector(begin=...)``), so a read-only transaction of one query
+        is one RPC.
+        """
+        if self.read_only and self._client_transaction_started:
+            if not self._spanner_transaction_started:
+                self._snapshot = Snapshot(
+                    self._session_checkout(), multi_use=True, **self.staleness
+                )
+                self._transaction = None
+                self._spanner_transaction_started = True
+            snapshot: Snapshot = self._snapshot
+            return snapshot
+        return None
 
     def _release_session(self) -> None:
         """Give the transaction's session back (called after every commit and rollback)."""
