@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.e2e import GunicornServer, Response, hammer
-from tests.reliability.harness import Admin, failures, tail, worker_stats
+from tests.reliability.harness import Admin, failures, tail
 
 WORKERS = 3
 THREADS = 2
@@ -33,6 +33,19 @@ def proc_figures(pid: int) -> dict[str, int]:
     return values
 
 
+def worker_stats(port: int, workers: int, path: str, rounds: int = 20) -> dict[int, dict[str, Any]]:
+    """``GET path`` (a pool's stats) until ``workers`` distinct workers answered; PID -> stats."""
+    found: dict[int, dict[str, Any]] = {}
+    for _ in range(rounds):
+        for response in hammer(port, [("GET", path, None)] * 16, concurrency=8):
+            assert response.status == 200, response.body[:500]
+            stats = response.json()
+            found[int(stats["pid"])] = stats
+        if len(found) >= workers:
+            return found
+    raise AssertionError(f"only workers {sorted(found)} answered {path} in {rounds} rounds")
+
+
 def run_load(
     server: GunicornServer,
     admin: Admin,
@@ -41,9 +54,12 @@ def run_load(
     *,
     write: tuple[str, str],
     read: tuple[str, str],
+    count_sql: str = "SELECT COUNT(*) FROM notes",
+    stats_path: str = "/stats",
+    health_path: str = "/health",
 ) -> dict[int, Mapping[str, Any]]:
     """Serve the load, stop the server, check everything, record figures; returns stats."""
-    server.start(ready_path="/health")
+    server.start(ready_path=health_path)
     calls = [
         (write[0], write[1], {"body": f"note {i}"})
         if i % WRITE_EVERY == 0
@@ -51,10 +67,10 @@ def run_load(
         for i in range(REQUESTS)
     ]
     responses: list[Response] = hammer(server.port, calls[:WARMUP], CONCURRENCY, timeout=60)
-    workers = worker_stats(server.port, WORKERS)
+    workers = worker_stats(server.port, WORKERS, path=stats_path)
     before = {pid: proc_figures(pid) for pid in workers}
     responses += hammer(server.port, calls[WARMUP:], CONCURRENCY, timeout=60)
-    stats = worker_stats(server.port, WORKERS)
+    stats = worker_stats(server.port, WORKERS, path=stats_path)
     after = {pid: proc_figures(pid) for pid in workers}
     serving = len(admin.session_names(database))
     code = server.stop()
@@ -75,7 +91,7 @@ def run_load(
         sessions_left_after_stop=left,
     )
     assert failed == [], f"{len(failed)} of {REQUESTS} failed: {failed[:3]}\n{tail(server)}"
-    assert admin.count_rows(database) == writes  # every write landed exactly once
+    assert admin.count_rows(database, count_sql) == writes  # every write landed exactly once
     assert set(stats) == set(workers), (stats.keys(), workers.keys())  # no worker restarted
     for pid in workers:
         assert after[pid]["Threads"] <= before[pid]["Threads"] + 3, figures["threads"]
