@@ -11,19 +11,23 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.cloud.spanner_dbapi.connection import Connection
+from google.cloud.spanner_dbapi.cursor import Cursor
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
+
+from .pools import is_session_not_found
 
 if TYPE_CHECKING:
     from .handle import SessionHandle
     from .manager import PoolManager
 
-__all__ = ["PooledConnection", "PooledDatabase", "patch_django_autofield"]
+__all__ = ["PooledConnection", "PooledCursor", "PooledDatabase", "patch_django_autofield"]
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +65,26 @@ class PooledDatabase:
         return f"<PooledDatabase {self._manager.alias!r} {self._manager.settings.database}>"
 
 
+class PooledCursor(Cursor):  # type: ignore[misc]  # the DB-API is untyped
+    """A DB-API cursor that tells its connection when the server lost the session."""
+
+    connection: PooledConnection
+
+    def execute(self, sql: str, args: Any = None) -> Any:
+        try:
+            return super().execute(sql, args)
+        except Exception as exc:
+            self.connection._note_error(exc)
+            raise
+
+    def executemany(self, operation: str, seq_of_params: Any) -> Any:
+        try:
+            return super().executemany(operation, seq_of_params)
+        except Exception as exc:
+            self.connection._note_error(exc)
+            raise
+
+
 class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyped
     """A ``spanner_dbapi.Connection`` whose sessions are lent through a ``PoolManager``.
 
@@ -80,6 +104,7 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
         self._manager = manager
         self._pooled_database = PooledDatabase(manager)
         self._handle: SessionHandle | None = None
+        self._session_lost = False
         self._pid = os.getpid()
         #: The process that made this connection (an ORM pool drops it in any other).
         self.owner_pid = self._pid
@@ -142,12 +167,41 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
             return snapshot
         return None
 
+    def cursor(self) -> PooledCursor:
+        """A new cursor (Connection.cursor in 3.71.0 only checks that we are open)."""
+        if self.is_closed:
+            from google.cloud.spanner_dbapi.exceptions import InterfaceError
+
+            raise InterfaceError("Connection is already closed")
+        return PooledCursor(self)
+
+    def _note_error(self, exc: BaseException) -> None:
+        if is_session_not_found(exc):
+            self._session_lost = True
+
     def _release_session(self) -> None:
-        """Give the transaction's session back (called after every commit and rollback)."""
+        """Give the transaction's session back (called after every commit and rollback).
+
+        If the server lost it ("Session not found" from a statement, or from the commit
+        that is failing right now: the DB-API releases in a ``finally``), a query through
+        the handle first swaps it for a new session, so the dead one never returns to the
+        pool. The transaction itself is not replayed: its error reaches the ORM.
+        """
         self._forget_parent()
         handle, self._handle = self._handle, None
         self._session = None
-        if handle is not None:
+        in_flight = sys.exc_info()[1]
+        lost = self._session_lost or (in_flight is not None and is_session_not_found(in_flight))
+        self._session_lost = False
+        if handle is None:
+            return
+        try:
+            if lost:
+                logger.warning("the server lost the session of a transaction; replacing it")
+                handle.execute_sql("SELECT 1")  # the handle replaces a lost session and retries
+        except Exception as exc:  # noqa: BLE001 - the slot is still returned
+            logger.warning("could not replace a lost session: %s: %s", type(exc).__name__, exc)
+        finally:
             handle.close()
 
     def close(self) -> None:

@@ -189,3 +189,32 @@ def test_connection_inherited_over_fork_drops_the_parents_transaction(make_manag
 def test_connect_rejects_anything_but_a_manager() -> None:
     with pytest.raises(TypeError, match="PoolManager"):
         connect("spanner:///projects/p/instances/i/databases/d")  # type: ignore[arg-type]
+
+
+def test_a_session_the_server_lost_is_replaced_not_returned(
+    make_manager: Make, admin_client: Any, database_id: str
+) -> None:
+    from google.api_core.exceptions import NotFound
+
+    from ..conftest import INSTANCE
+
+    manager = make_manager(POOL_SIZE=1)
+    manager.open()
+    database = admin_client.instance(INSTANCE).database(database_id)
+    for session in database.spanner_api.list_sessions(database=database.name):
+        database.spanner_api.delete_session(name=session.name)  # behind the pool's back
+    conn = connect(manager)
+    with pytest.raises(NotFound, match="Session not found"):
+        conn.cursor().execute("INSERT INTO notes (id, body) VALUES ('l', 'lost')")
+    conn.rollback()
+    # The only pooled session was swapped before it went back: the next transaction works.
+    conn.cursor().execute("INSERT INTO notes (id, body) VALUES ('l', 'found')")
+    conn.commit()
+    stats = manager.stats()
+    assert stats["sessions_replaced"] == 1
+    assert stats["in_use"] == 0
+    conn.autocommit = True
+    cur = conn.cursor()
+    cur.execute("SELECT body FROM notes")
+    assert cur.fetchall() == [("found",)]
+    conn.close()
