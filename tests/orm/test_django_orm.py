@@ -163,3 +163,26 @@ def test_django_orm_preload_load(
     finally:
         server.stop()
         print("figures:", figures)
+
+
+CONNECT = (
+    "import django; django.setup(); from django.db import connection; "
+    "connection.ensure_connection()"
+)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"SPANNER_ALIAS": "nope"}, "settings.SPANNER has no alias 'nope'"),
+        ({"SPANNER_ALIAS": 3}, "['OPTIONS']['SPANNER_ALIAS'] must be a string, got 3"),
+        ({"pool": "x"}, "['OPTIONS']['pool'] is not used with ENGINE \"django_app.db\""),
+    ],
+)
+def test_bad_options_name_the_setting(
+    options: dict[str, Any], message: str, emulator: Emulator
+) -> None:
+    env = django_env(emulator, "unused", ORM_DB_OPTIONS=json.dumps(options))
+    done = run_django(env, "-c", CONNECT)
+    assert done.returncode != 0
+    assert "ImproperlyConfigured" in done.stderr and message in done.stderr, done.stderr[-2000:]

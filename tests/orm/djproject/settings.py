@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from typing import Any
 
@@ -29,6 +30,8 @@ DATABASES: dict[str, Any] = {
 }
 if SPANNER_ALIAS != "default":
     DATABASES["default"]["OPTIONS"] = {"SPANNER_ALIAS": SPANNER_ALIAS}
+if os.environ.get("ORM_DB_OPTIONS"):  # JSON, for the tests of bad OPTIONS
+    DATABASES["default"]["OPTIONS"] = json.loads(os.environ["ORM_DB_OPTIONS"])
 
 SPANNER: dict[str, Any] = {
     SPANNER_ALIAS: {
