@@ -218,3 +218,18 @@ def test_a_session_the_server_lost_is_replaced_not_returned(
     cur.execute("SELECT body FROM notes")
     assert cur.fetchall() == [("found",)]
     conn.close()
+
+
+def test_a_transaction_held_too_long_is_reported_by_the_leak_watcher(make_manager: Make) -> None:
+    import time
+
+    manager = make_manager(POOL_SIZE=1, LEAK_TIMEOUT=0.2)
+    conn = connect(manager)
+    conn.cursor().execute("SELECT 1")  # a read-write transaction: its session stays lent
+    deadline = time.monotonic() + 30  # a no-hang bound, not a latency threshold
+    while manager.stats()["leaks_reported"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert manager.stats()["leaks_reported"] == 1
+    conn.rollback()
+    assert manager.stats()["in_use"] == 0
+    conn.close()
