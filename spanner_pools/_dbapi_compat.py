@@ -21,7 +21,7 @@ from google.cloud.spanner_dbapi.cursor import Cursor
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
 
-from .pools import is_session_not_found
+from .faults import is_session_not_found
 
 if TYPE_CHECKING:
     from .handle import SessionHandle
@@ -176,7 +176,8 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
         return PooledCursor(self)
 
     def _note_error(self, exc: BaseException) -> None:
-        if is_session_not_found(exc):
+        session = self._session
+        if is_session_not_found(exc, session.session_id if session is not None else None):
             self._session_lost = True
 
     def _release_session(self) -> None:
@@ -189,9 +190,12 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
         """
         self._forget_parent()
         handle, self._handle = self._handle, None
-        self._session = None
+        session, self._session = self._session, None
         in_flight = sys.exc_info()[1]
-        lost = self._session_lost or (in_flight is not None and is_session_not_found(in_flight))
+        own_id = session.session_id if session is not None else None
+        lost = self._session_lost or (
+            in_flight is not None and is_session_not_found(in_flight, own_id)
+        )
         self._session_lost = False
         if handle is None:
             return
