@@ -30,6 +30,7 @@ from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1.services.spanner import SpannerClient
 from google.cloud.spanner_v1.services.spanner.transports.grpc import SpannerGrpcTransport
 
+from . import _compat
 from .errors import PoolUnavailable
 
 __all__ = ["Breaker", "build_spanner_api", "maintenance"]
@@ -44,6 +45,10 @@ CHANNEL_OPTIONS: list[tuple[str, Any]] = [
     ("grpc.keepalive_time_ms", 120_000),
     ("grpc.initial_reconnect_backoff_ms", 200),
     ("grpc.max_reconnect_backoff_ms", 1_000),
+    # Each manager's channel keeps its own connections: gRPC otherwise shares subchannels
+    # between channels to the same target, so one pool's reconnect backoff (after an outage
+    # it saw) would fail another pool's first RPCs.
+    ("grpc.use_local_subchannel_pool", 1),
 ]
 
 _local = threading.local()
@@ -251,7 +256,7 @@ def build_spanner_api(
     if emulator_host is not None:
         channel = grpc.insecure_channel(emulator_host, options=CHANNEL_OPTIONS)
         transport = SpannerGrpcTransport(channel=grpc.intercept_channel(channel, interceptor))
-        return SpannerClient(transport=transport, client_info=client._client_info), breaker
+        return SpannerClient(transport=transport, client_info=_compat.client_info(client)), breaker
 
     def make_channel(host: str, **kwargs: Any) -> grpc.Channel:
         options = dict(kwargs.pop("options", None) or [])
@@ -262,9 +267,12 @@ def build_spanner_api(
     credentials = client.credentials
     if hasattr(credentials, "with_scopes"):
         credentials = credentials.with_scopes((SPANNER_DATA_SCOPE,))
-    options = client._client_options
+    options = _compat.client_options(client)
     host = getattr(options, "api_endpoint", None) or "spanner.googleapis.com"
     transport = SpannerGrpcTransport(
-        host=host, credentials=credentials, channel=make_channel, client_info=client._client_info
+        host=host,
+        credentials=credentials,
+        channel=make_channel,
+        client_info=_compat.client_info(client),
     )
-    return SpannerClient(transport=transport, client_info=client._client_info), breaker
+    return SpannerClient(transport=transport, client_info=_compat.client_info(client)), breaker

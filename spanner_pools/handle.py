@@ -22,6 +22,7 @@ from google.cloud.spanner_v1.batch import Batch
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
 
+from . import _compat
 from .errors import HandleClosed, PoolUnavailable
 from .faults import TRANSPORT_ERRORS, is_session_not_found
 
@@ -257,7 +258,8 @@ class SessionHandle:
 
         def commit(current: Session) -> None:
             target = batch if current is session else current.batch()
-            target._mutations = batch._mutations
+            if target is not batch:
+                _compat.copy_mutations(batch, target)
             target.commit(**commit_kw)
 
         self._run(commit)

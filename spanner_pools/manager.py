@@ -4,10 +4,11 @@ Nothing touches the network at construction. ``open()`` builds everything in the
 process; after ``fork()`` the child drops what it inherited (without using or deleting it)
 and builds its own on next use. ``close()`` stops the pinger and deletes the sessions.
 
-Operations: every log record names the pool (:class:`~spanner_pools.log.PoolLogger`);
-observers (:mod:`spanner_pools.stats`, used by :mod:`spanner_pools.metrics`) see counters and
-gauges; checkouts and pinger passes are traced (:mod:`spanner_pools.tracing`); with
-``LEAK_TIMEOUT`` a watcher thread reports handles held too long.
+What a ``POOL`` mode does lives in :mod:`.backends` (chosen by one lookup); the lending
+bookkeeping (loans, ``in_use``), open/close and the observers live here. Every record names the
+pool (:class:`~spanner_pools.log.PoolLogger`); observers (:mod:`spanner_pools.stats`, used by
+:mod:`spanner_pools.metrics`) see counters and gauges; checkouts are traced
+(:mod:`spanner_pools.tracing`); with ``LEAK_TIMEOUT`` a watcher reports handles held too long.
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import stat
 import threading
 import time
-import traceback
-import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -27,20 +25,20 @@ from typing import Any, TypeVar
 from google.auth.credentials import AnonymousCredentials
 from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1.database import Database
-from google.cloud.spanner_v1.pool import AbstractSessionPool, BurstyPool
-from google.cloud.spanner_v1.session import Session
+from google.cloud.spanner_v1.pool import AbstractSessionPool
 
-from . import _rpc, registry, tracing
+from . import _compat, _rpc, registry, tracing
 from ._channel import Breaker, build_spanner_api
 from ._gevent import init_grpc_for_gevent
+from .backends import BACKENDS, Backend, BackendContext
 from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
-from .faults import TRANSPORT_ERRORS, classify_setup_error
+from .faults import classify_setup_error
+from .forktoken import ForkToken
 from .handle import Loan, SessionHandle
+from .leaks import LeakWatcher, caller_stack
 from .log import PoolLogger, pool_fields
-from .pinger import Pinger
-from .pools import ManagedPingingPool, ManagedTransactionPingingPool
 from .settings import SpannerSettings
-from .stats import PoolCounters, PoolObserver
+from .stats import PoolCounters, PoolInfo, PoolObserver
 
 __all__ = ["PoolManager"]
 
@@ -48,159 +46,38 @@ logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-_MANAGED = (ManagedPingingPool, ManagedTransactionPingingPool)
-_PACKAGE_DIR = os.path.normcase(os.path.dirname(os.path.abspath(__file__)))
-#: Frames of the caller kept in a leak report's checkout stack.
-LEAK_STACK_FRAMES = 20
-#: Counters whose growth during a pinger pass is recorded on its span.
-PASS_ATTRIBUTES = ("pings", "sessions_created", "sessions_rotated", "sessions_replaced")
-
 
 @dataclass
-class _ProcessState:
+class _Built:
     """What one process built: dropped as a whole after fork or close."""
 
     client: Client
     database: Database
-    pool: AbstractSessionPool | None
-    pinger: Pinger | None
+    backend: Backend
     breaker: Breaker
-    multiplexed: Session | None = None
-    #: Set by close(): the transport is closed once no thread uses it (pinger, loans).
+    #: Set by close(): the channel is closed once no thread uses it (pinger, loans).
     retiring: bool = False
     pinger_abandoned: bool = False  # close() stopped waiting for it: it cleans up itself
     transport_closed: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
-class _ForkToken:
-    """One byte in a pipe, inherited by every process forked from the one that made it.
+@dataclass
+class _Process:
+    """Every field that belongs to one process: after ``fork()`` the child makes a new one."""
 
-    Whichever process of the tree reads the byte first says so with ``take()`` returning True;
-    the others read nothing. It makes the "opened before fork" warning appear once per tree.
-    """
-
-    def __init__(self) -> None:
-        read_end, write_end = os.pipe()
-        os.write(write_end, b"!")
-        os.close(write_end)  # the byte stays buffered; later reads see end-of-file
-        os.set_blocking(read_end, False)
-        info = os.fstat(read_end)
-        self._fd = read_end
-        self._identity = (info.st_dev, info.st_ino)
-
-    def take(self) -> bool:
-        """True in the one process that gets the byte (or if the pipe is gone: say it anyway)."""
-        try:
-            info = os.fstat(self._fd)
-        except OSError:
-            return True
-        if not stat.S_ISFIFO(info.st_mode) or (info.st_dev, info.st_ino) != self._identity:
-            return True  # the descriptor was closed (and reused): never read someone else's
-        try:
-            return os.read(self._fd, 1) == b"!"
-        except BlockingIOError:
-            return False
-        except OSError:
-            return True
-
-    def close(self) -> None:
-        try:
-            info = os.fstat(self._fd)
-        except OSError:
-            return
-        if (info.st_dev, info.st_ino) == self._identity:
-            os.close(self._fd)
-
-
-class _LeakWatcher:
-    """A daemon thread logging handles held longer than ``LEAK_TIMEOUT``, once per handle.
-
-    Sleeps until the earliest checkout becomes due (or until a checkout wakes it), so a
-    report comes ``LEAK_TIMEOUT`` after the checkout whatever the pool mode or ping interval.
-    Started on the first checkout of a process (never in a master that only forks), stopped
-    by ``close()``; a forked child starts its own.
-    """
-
-    def __init__(self, manager: PoolManager) -> None:
-        self._manager = manager
-        self._cond = threading.Condition(threading.Lock())
-        self._generation = 0  # bumped by every checkout: the thread re-reads the handles
-        self._stopped = False
-        self._thread = threading.Thread(
-            target=self._run,
-            name=f"spanner-pools-leaks:{manager.alias}:{manager.settings.database}",
-            daemon=True,
-        )
-
-    @property
-    def name(self) -> str:
-        return self._thread.name
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def is_alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def poke(self) -> None:
-        """A handle was checked out: recompute the next due time."""
-        with self._cond:
-            self._generation += 1
-            self._cond.notify()
-
-    def stop(self, timeout: float = 1.0) -> None:
-        with self._cond:
-            self._stopped = True
-            self._cond.notify()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                if self._stopped:
-                    return
-                generation = self._generation
-            try:
-                due = self._manager._report_leaks()
-            except Exception:  # noqa: BLE001 - the watcher must survive anything
-                self._manager.log.exception("leak watcher pass failed")
-                due = 1.0
-            with self._cond:
-                if self._stopped:
-                    return
-                if self._generation == generation:
-                    self._cond.wait(due)
-
-
-class _ObservedPinger(Pinger):
-    """The pinger with each pass traced as ``spanner_pools.ping_pass`` when tracing is on."""
-
-    def __init__(
-        self,
-        pool: ManagedPingingPool | ManagedTransactionPingingPool,
-        *,
-        span_attributes: Mapping[str, Any],
-        **kwargs: Any,
-    ) -> None:
-        super().__init__(pool, **kwargs)
-        self._span_attributes = span_attributes
-
-    def run_pass(self) -> None:
-        if not tracing.enabled():
-            super().run_pass()
-            return
-        counters = self._pool.counters
-        before = counters.snapshot()
-        with tracing.span("spanner_pools.ping_pass", self._span_attributes) as span:
-            try:
-                super().run_pass()
-            finally:
-                if span is not None:
-                    after = counters.snapshot()
-                    for key in PASS_ATTRIBUTES:
-                        span.set_attribute(f"spanner_pools.{key}", int(after[key] - before[key]))
+    counters: PoolCounters
+    pid: int = field(default_factory=os.getpid)
+    lock: threading.RLock = field(default_factory=threading.RLock)
+    built: _Built | None = None
+    retired: _Built | None = None  # after close, for late returns
+    loans: set[Loan] = field(default_factory=set)
+    paused: Backend | None = None  # held across fork()
+    leak_watcher: LeakWatcher | None = None
+    #: The settings the server refused, or no credentials: requests get it at once.
+    setup_error: PoolMisconfigured | None = None
+    setup_retry_at: float = 0.0
+    setup_wait: float = 5.0
 
 
 class PoolManager:
@@ -209,8 +86,8 @@ class PoolManager:
     ``alias`` names the pool in logs, thread names and stats (Django's alias; ``"default"``).
     """
 
-    #: First and longest wait before ``open()`` retries after the settings were refused or
-    #: no credentials were found (credential discovery can take seconds: never per request).
+    #: First and longest wait before ``open()`` retries after no credentials were found or
+    #: the client could not be built (credential discovery can take seconds: never per request).
     SETUP_RETRY_FIRST = 5.0
     SETUP_RETRY_MAX = 300.0
 
@@ -230,60 +107,65 @@ class PoolManager:
             "spanner_pools.pool": settings.pool,
         }
         self._failed_observers: set[int] = set()  # logged once each
-        self._fork_token: _ForkToken | None = None  # made before the first fork while open
+        self._fork_token: ForkToken | None = None  # made before the first fork while open
         self._inherited_from: int | None = None  # parent PID, when it had opened the pool
         self._closed = False
-        self._reset_process_fields()
+        self._proc = self._new_process()
         registry.register(self)
 
-    def _reset_process_fields(self) -> None:
-        """Everything that belongs to one process: set at construction and after fork."""
-        self._lock = threading.RLock()
-        self._state: _ProcessState | None = None
-        self._pid = os.getpid()
-        self._loans: set[Loan] = set()
-        self._retired: _ProcessState | None = None  # after close, for late returns
-        self._paused: Pinger | None = None  # held across fork()
-        self._leak_watcher: _LeakWatcher | None = None
-        self._setup_error: PoolMisconfigured | None = None
-        self._setup_retry_at = 0.0
-        self._setup_wait = self.SETUP_RETRY_FIRST
-        self.counters = PoolCounters(_listener=self._counted)
+    def _new_process(self) -> _Process:
+        return _Process(
+            counters=PoolCounters(_listener=self._counted), setup_wait=self.SETUP_RETRY_FIRST
+        )
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("open" if self._state else "not open")
+        state = "closed" if self._closed else ("open" if self._proc.built else "not open")
         return f"<PoolManager {self.alias!r} {self.settings.database} pool={self.settings.pool} {state}>"
+
+    @property
+    def counters(self) -> PoolCounters:
+        """This process's counters."""
+        return self._proc.counters
+
+    @property
+    def info(self) -> PoolInfo:
+        """A frozen description of this pool, for observers and logs."""
+        return PoolInfo(
+            alias=self.alias,
+            database=self.settings.database,
+            pool=self.settings.pool,
+            pid=os.getpid(),
+        )
 
     @property
     def log_extra(self) -> dict[str, Any]:
         """``extra`` for a log record about this pool: alias, database and this process's PID."""
         return pool_fields(self.alias, self.settings.database)
 
-    # -- process ownership ------------------------------------------------------------------
+    # -- process ownership (registry.ForkAware) -----------------------------------------------
 
-    def _check_process(self) -> None:
+    def check_process(self) -> None:
         """Backstop for forks ``os.register_at_fork`` did not see (redis-py's ``_checkpid``)."""
-        if self._pid != os.getpid():
+        if self._proc.pid != os.getpid():
             self._after_fork()
 
-    def _pause_for_fork(self) -> None:
+    def pause_for_fork(self) -> None:
         """Before ``fork()`` in this process: let the pinger finish its pass and wait.
 
         An open pool also gets its fork token now, for the once-per-tree warning."""
-        state = self._state
-        if state is None or self._pid != os.getpid():
+        proc = self._proc
+        if proc.built is None or proc.pid != os.getpid():
             return
         if self._fork_token is None:
             # Out of descriptors: no token, and every child warns on its own.
             with contextlib.suppress(OSError):
-                self._fork_token = _ForkToken()
-        pinger = state.pinger
-        if pinger is not None and pinger.pause():
-            self._paused = pinger
+                self._fork_token = ForkToken()
+        if proc.built.backend.pause():
+            proc.paused = proc.built.backend
 
-    def _resume_after_fork(self) -> None:
+    def resume_after_fork(self) -> None:
         """After ``fork()``, in the parent: let the pinger go on."""
-        paused, self._paused = self._paused, None
+        paused, self._proc.paused = self._proc.paused, None
         if paused is not None:
             paused.resume()
 
@@ -292,10 +174,10 @@ class PoolManager:
 
         Says nothing yet: the warning comes when the child uses the pool (:meth:`open`).
         """
-        state, parent = self._state, self._pid
-        self._reset_process_fields()  # the leak watcher's and pinger's threads stayed behind
-        if state is not None:
-            registry.keep_inherited(state)
+        built, parent = self._proc.built, self._proc.pid
+        self._proc = self._new_process()  # the pinger's and leak watcher's threads stayed behind
+        if built is not None:
+            registry.keep_inherited(built)
             self._inherited_from = parent
 
     def _warn_inherited(self) -> None:
@@ -318,8 +200,8 @@ class PoolManager:
 
     @property
     def opened(self) -> bool:
-        self._check_process()
-        return self._state is not None
+        self.check_process()
+        return self._proc.built is not None
 
     @property
     def closed(self) -> bool:
@@ -335,34 +217,31 @@ class PoolManager:
         found (logged once; a failure to build the client is cached and retried with backoff).
         """
         error: Exception | None = None
-        with self._lock:
-            self._check_process()
+        with self._proc.lock:
+            self.check_process()
+            proc = self._proc
             if self._closed:
                 raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
-            if self._state is not None:
+            if proc.built is not None:
                 return
-            if self._setup_error is not None and time.monotonic() < self._setup_retry_at:
-                raise self._setup_error
+            if proc.setup_error is not None and time.monotonic() < proc.setup_retry_at:
+                raise proc.setup_error
             if self._inherited_from is not None:
                 self._warn_inherited()
-            state = self._build_or_cache()
+            built = self._build_or_cache(proc)
             if wait:
                 # Other threads opening lazily wait on the lock until the sessions exist.
                 try:
-                    self._fill(state)
+                    built.backend.fill()
                 except Exception as exc:  # noqa: BLE001 - reported below, pinger retries
                     error = exc
-            self._state = state
-            if state.pinger is not None:
-                state.pinger.start()
+            proc.built = built
+            built.backend.start()
         self._gauges_changed()
         if error is None:
             return
-        setup_error = error if isinstance(error, PoolMisconfigured) else None
-        setup_error = setup_error or classify_setup_error(error)
+        setup_error = error if isinstance(error, PoolMisconfigured) else classify_setup_error(error)
         if setup_error is not None:
-            if not isinstance(state.pool, _MANAGED):  # a managed pool keeps its own
-                self._setup_error = setup_error
             self.log.error("%s", setup_error)
             raise setup_error from error
         self.log.error(
@@ -372,99 +251,55 @@ class PoolManager:
         )
         raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {error}") from error
 
-    def _build_or_cache(self) -> _ProcessState:
+    def _build_or_cache(self, proc: _Process) -> _Built:
         """:meth:`_build`, remembering a failure (no credentials: discovery can take seconds)
         so that requests get it at once until the next retry, with a growing wait."""
         try:
-            state = self._build()
+            built = self._build()
         except Exception as exc:
             setup_error = classify_setup_error(exc)
             if setup_error is None:
                 raise
-            self._setup_error = setup_error
-            self._setup_retry_at = time.monotonic() + self._setup_wait
-            self.log.error("%s (next try in %gs)", setup_error, self._setup_wait)
-            self._setup_wait = min(self._setup_wait * 2, self.SETUP_RETRY_MAX)
+            proc.setup_error = setup_error
+            proc.setup_retry_at = time.monotonic() + proc.setup_wait
+            self.log.error("%s (next try in %gs)", setup_error, proc.setup_wait)
+            proc.setup_wait = min(proc.setup_wait * 2, self.SETUP_RETRY_MAX)
             raise setup_error from exc
-        self._setup_error = None
-        self._setup_wait = self.SETUP_RETRY_FIRST
-        return state
+        proc.setup_error = None
+        proc.setup_wait = self.SETUP_RETRY_FIRST
+        return built
 
-    def _build(self) -> _ProcessState:
-        """Client, database, pool, breaker and pinger: no RPC yet, no thread started."""
+    def _build(self) -> _Built:
+        """Client, database, backend and breaker: no RPC yet, no thread started."""
         s = self.settings
         init_grpc_for_gevent()
         client = self._build_client()
-        instance = client.instance(s.instance)
-        pool: AbstractSessionPool | None = None
-        pool_kwargs: dict[str, Any] = {
-            "size": s.pool_size,
-            "default_timeout": s.pool_timeout,
-            "ping_interval": s.ping_interval,
-            "labels": dict(s.labels),
-            "database_role": s.database_role,
-            "max_session_age": s.max_session_age,
-            "rpc_timeout": s.rpc_timeout,
-            "counters": self.counters,
-        }
-        if s.pool == "pinging":
-            pool = ManagedPingingPool(**pool_kwargs)
-        elif s.pool == "transaction_pinging":
-            with warnings.catch_warnings():
-                # The client deprecates the class; we document what it does instead.
-                warnings.simplefilter("ignore", DeprecationWarning)
-                pool = ManagedTransactionPingingPool(**pool_kwargs)
-        elif s.pool == "bursty":
-            pool = BurstyPool(
-                target_size=s.pool_size, labels=dict(s.labels), database_role=s.database_role
-            )
-        # Database(pool=...) does not bind; instance.database() would (a network call).
-        database = Database(s.database, instance, pool=pool, database_role=s.database_role)
-        database._spanner_api, breaker = build_spanner_api(
-            client, emulator_host=s.emulator_host, rpc_timeout=s.rpc_timeout
-        )
-        breaker.log = self.log
-        breaker.probe = lambda: _rpc.probe(database)
-        pinger = None
-        if isinstance(pool, _MANAGED):
-            pool.log = self.log
-            pool._database = database
-            pool._database_role = s.database_role or database.database_role
-            pinger = _ObservedPinger(
-                pool,
-                name=f"spanner-pools-pinger:{self.alias}:{s.database}",
-                interval=s.ping_interval,
+        backend = BACKENDS[s.pool](
+            BackendContext(
+                settings=s,
+                counters=self._proc.counters,
                 log=self.log,
-                probe=breaker.probe_now,
+                thread_name=f"spanner-pools-pinger:{self.alias}:{s.database}",
                 on_pass=self._gauges_changed,
-                on_exit=self._pinger_exited,
+                on_pinger_exit=self._pinger_exited,
                 span_attributes=self._span_attributes,
             )
-            breaker.waiting_for = (
-                "a probe RPC (run by the next request or by the pinger, at most every 2 s) "
-                "gets through; then every session is checked with GetSession before reuse"
-            )
-            managed, wake = pool, pinger.wake
-
-            def recovered() -> None:
-                managed.verify_all()
-                wake()
-
-            breaker.on_recover = recovered
-        elif isinstance(pool, BurstyPool):
-            pool.bind(database)
-            breaker.waiting_for = (
-                "a probe RPC (run by the next request, at most every 2 s) gets through; "
-                "bursty mode has no pinger"
-            )
-        else:
-            breaker.waiting_for = (
-                "a probe RPC (run by the next request, at most every 2 s) gets through; "
-                "multiplexed mode has no pinger"
-            )
-        return _ProcessState(
-            client=client, database=database, pool=pool, pinger=pinger, breaker=breaker
         )
+        # Database(pool=...) does not bind; instance.database() would (a network call).
+        database = Database(
+            s.database,
+            client.instance(s.instance),
+            pool=backend.pool,
+            database_role=s.database_role,
+        )
+        api, breaker = build_spanner_api(
+            client, emulator_host=s.emulator_host, rpc_timeout=s.rpc_timeout
+        )
+        _compat.use_spanner_api(database, api)
+        breaker.log = self.log
+        breaker.probe = lambda: _rpc.probe(database)
+        backend.attach(database, breaker)
+        return _Built(client=client, database=database, backend=backend, breaker=breaker)
 
     def _build_client(self) -> Client:
         s = self.settings
@@ -482,102 +317,80 @@ class PoolManager:
             credentials = service_account.Credentials.from_service_account_file(s.credentials)
         return Client(project=s.project, credentials=credentials)
 
-    def _fill(self, state: _ProcessState) -> None:
-        """Create the pool's sessions now (or the multiplexed session, or one bursty session:
-        a database that does not exist is reported at open in every mode)."""
-        pool = state.pool
-        if isinstance(pool, _MANAGED):
-            pool.replenish()
-        elif pool is None:
-            self._multiplexed(state)
-        else:
-            pool.put(pool.get())
-
-    def _multiplexed(self, state: _ProcessState) -> Session:
-        if state.multiplexed is None:
-            # The client's own manager keeps the multiplexed session fresh.
-            session: Session = state.database.sessions_manager._get_multiplexed_session()
-            state.multiplexed = session
-        return state.multiplexed
-
     def close(self, timeout: float = 5.0) -> None:
-        """Stop the pinger, wait up to ``timeout`` s for lent sessions, delete every session.
+        """Stop lending and the pinger, wait up to ``timeout`` s for lent sessions, delete
+        every session.
 
         Idempotent; registered to run at exit. A closed manager cannot be opened again. New
         checkouts fail at once with :class:`PoolClosed`; a session returned (or created by a
         pinger pass still running) after this deletes itself. The channel is closed once no
         thread uses it any more.
         """
-        with self._lock:
-            self._check_process()
+        proc = self._proc
+        with proc.lock:
+            self.check_process()
+            proc = self._proc
             if self._closed:
                 return
             self._closed = True
-            state, self._state = self._state, None
-            self._retired = state
+            built, proc.built = proc.built, None
+            proc.retired = built
         registry.unregister(self)
-        watcher, self._leak_watcher = self._leak_watcher, None
+        watcher, proc.leak_watcher = proc.leak_watcher, None
         if watcher is not None:
             watcher.stop()
         token, self._fork_token = self._fork_token, None
         if token is not None:
             token.close()
-        if state is None:
+        if built is None:
             self._gauges_changed()
             return
         deadline = time.monotonic() + timeout
-        pool = state.pool
-        if isinstance(pool, _MANAGED):
-            pool.mark_closed()
-        if state.pinger is not None and not state.pinger.stop(timeout=max(timeout, 1.0)):
-            with state.lock:
-                state.pinger_abandoned = True
+        if not built.backend.stop(timeout):
+            with built.lock:
+                built.pinger_abandoned = True
             self.log.warning(
                 "the pinger is still inside an RPC; it deletes what it holds when that ends"
             )
-        while self._loans and time.monotonic() < deadline:
+        while proc.loans and time.monotonic() < deadline:
             time.sleep(0.02)
-        if self._loans:
+        if proc.loans:
             self.log.warning(
                 "closing with %d session(s) still lent out; they are deleted when returned",
-                len(self._loans),
+                len(proc.loans),
             )
         try:
-            if pool is not None:
-                pool.clear()
-            if state.multiplexed is not None:
-                event = state.database.sessions_manager._multiplexed_session_terminate_event
-                if event is not None:
-                    event.set()
+            built.backend.clear()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             self.log.warning("error while deleting sessions: %s", exc)
-        state.retiring = True
-        self._close_transport_if_unused(state)
+        built.retiring = True
+        self._close_channel_if_unused(proc, built)
         self._gauges_changed()
         self.log.info("closed")
 
     def _pinger_exited(self) -> None:
-        """The pinger thread ends: if the manager closed meanwhile, it was the last user."""
-        state = self._retired
-        if state is None or self._pid != os.getpid():
+        """The pinger thread ends: if close() stopped waiting for it, it cleans up itself."""
+        proc = self._proc
+        built = proc.retired
+        if built is None or proc.pid != os.getpid():
             return
-        with state.lock:
-            abandoned = state.pinger_abandoned
-        if abandoned and isinstance(state.pool, _MANAGED):
-            state.pool.clear()  # whatever its last pass created after close() gave up waiting
-        self._close_transport_if_unused(state)
+        with built.lock:
+            abandoned = built.pinger_abandoned
+        if abandoned:
+            built.backend.clear()  # whatever its last pass created after close() gave up
+        self._close_channel_if_unused(proc, built, pinger_exiting=True)
 
-    def _close_transport_if_unused(self, state: _ProcessState) -> None:
+    def _close_channel_if_unused(
+        self, proc: _Process, built: _Built, *, pinger_exiting: bool = False
+    ) -> None:
         """Close the channel once closing began, the pinger ended and nothing is lent."""
-        pinger_running = state.pinger is not None and state.pinger.is_alive()
-        if pinger_running and state.pinger is not None:
-            pinger_running = state.pinger.name != threading.current_thread().name
-        with state.lock:
-            if not state.retiring or state.transport_closed or self._loans or pinger_running:
+        pinger_running = built.backend.pinger_alive() and not pinger_exiting
+        with built.lock:
+            if not built.retiring or built.transport_closed or proc.loans or pinger_running:
                 return
-            state.transport_closed = True
+            built.transport_closed = True
         try:
-            state.database.spanner_api.transport.close()
+            built.database.spanner_api.transport.close()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             self.log.warning("error while closing the channel: %s", exc)
 
@@ -590,33 +403,33 @@ class PoolManager:
 
     # -- using it ---------------------------------------------------------------------------
 
-    def _ensure_state(self) -> _ProcessState:
-        """The open state of this process, opening lazily on first use."""
-        self._check_process()
-        state = self._state
-        if state is None:
+    def _ensure_built(self) -> _Built:
+        """What this process built, opening lazily on first use."""
+        self.check_process()
+        built = self._proc.built
+        if built is None:
             if self._closed:
                 raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
             self.open()
-            state = self._state
-            if state is None:
+            built = self._proc.built
+            if built is None:
                 raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
-        return state
+        return built
 
     @property
     def client(self) -> Client:
         """This process's ``Client`` (opens the manager if needed)."""
-        return self._ensure_state().client
+        return self._ensure_built().client
 
     @property
     def database(self) -> Database:
         """This process's ``Database`` (opens the manager if needed)."""
-        return self._ensure_state().database
+        return self._ensure_built().database
 
     @property
     def pool(self) -> AbstractSessionPool | None:
         """This process's session pool; ``None`` in ``multiplexed`` mode."""
-        return self._ensure_state().pool
+        return self._ensure_built().backend.pool
 
     def session(self) -> SessionHandle:
         """A new request-scoped handle; checks a session out only when first used."""
@@ -627,97 +440,57 @@ class PoolManager:
     def lend(self) -> Loan:
         """Lend a session to a handle: traced, counted, observed and watched for leaks."""
         with tracing.span("spanner_pools.checkout", self._span_attributes) as span:
-            state = self._ensure_state()
+            built = self._ensure_built()
             start = time.monotonic()
-            session = self._get_session(state)
+            session = built.backend.get(self.settings.pool_timeout)
             waited = time.monotonic() - start
             if span is not None:
                 span.set_attribute("spanner_pools.wait_seconds", waited)
+        proc = self._proc
         loan = Loan(session)
         watch = self.settings.leak_timeout is not None
         if watch:
             loan.checked_out_at = time.monotonic()
-            loan.checkout_stack = _caller_stack()
-        with self._lock:
-            self._loans.add(loan)
-            in_use = len(self._loans)
-        pool_waits = isinstance(state.pool, _MANAGED)  # the others never wait for a session
-        self.counters.checked_out(waited, did_wait=waited > 0.001 and pool_waits, in_use=in_use)
+            loan.checkout_stack = caller_stack()
+        with proc.lock:
+            proc.loans.add(loan)
+            in_use = len(proc.loans)
+        did_wait = waited > 0.001 and built.backend.waits  # the others never wait for one
+        proc.counters.checked_out(waited, did_wait=did_wait, in_use=in_use)
         if watch:
-            self._watch_leaks()
+            self._watch_leaks(proc)
         observers = registry.observers()
         if observers:
-            self._notify(observers, lambda o: o.checked_out(self, waited))
-            self._notify(observers, lambda o: o.gauges_changed(self))
+            info = self.info
+            self._notify(observers, lambda o: o.checked_out(info, waited))
+            self._gauges_changed()
         return loan
-
-    def _get_session(self, state: _ProcessState) -> Session:
-        pool = state.pool
-        if isinstance(pool, _MANAGED):
-            return pool.get(timeout=self.settings.pool_timeout)  # raises the pool's own errors
-        try:
-            session: Session = self._multiplexed(state) if pool is None else pool.get()
-        except TRANSPORT_ERRORS as exc:
-            raise PoolUnavailable(f"Spanner is unreachable: {exc}") from exc
-        except Exception as exc:
-            setup_error = classify_setup_error(exc)
-            if setup_error is None:
-                raise
-            self._setup_error = setup_error
-            raise setup_error from exc
-        self._setup_error = None
-        return session
-
-    def _forget_loan(self, loan: Loan) -> bool:
-        """Drop ``loan`` from this process's books; False if it was not (or no longer) ours."""
-        with self._lock:
-            if loan not in self._loans:
-                return False
-            self._loans.discard(loan)
-            in_use = len(self._loans)
-        self.counters.set_in_use(in_use)
-        return True
 
     def give_back(self, loan: Loan) -> None:
         """Return a loan's session to the pool it came from (deleted if that pool closed)."""
-        if self._pid != os.getpid() or loan not in self._loans:
+        proc = self._proc
+        if proc.pid != os.getpid() or loan not in proc.loans:
             return  # a handle from the parent, or returned already: not ours to return
-        state = self._state or self._retired
-        pool = state.pool if state is not None else None
-        if pool is not None:
-            if self._closed and isinstance(pool, BurstyPool):
-                try:
-                    session = loan.session
-                    _rpc.delete_session(state.database, session, timeout=self.settings.rpc_timeout)  # type: ignore[union-attr]
-                except Exception as exc:  # noqa: BLE001 - best effort after close
-                    self.log.warning("could not delete session: %s", exc)
-            else:
-                pool.put(loan.session)
-        # else: the multiplexed session is shared, never lent
-        self._forget_loan(loan)  # only now: close() waits for it before closing the channel
-        if self._closed and state is not None:
-            self._close_transport_if_unused(state)
+        built = proc.built or proc.retired
+        if built is not None:
+            built.backend.put(loan.session)
+        with proc.lock:  # only now: close() waits for it before closing the channel
+            proc.loans.discard(loan)
+            proc.counters.set_in_use(len(proc.loans))
+        if self._closed and built is not None:
+            self._close_channel_if_unused(proc, built)
         self._gauges_changed()
 
     def renew(self, loan: Loan) -> None:
         """A new session for the loan's one, which the server lost; on failure the loan is
         returned (the handle then holds none)."""
+        proc = self._proc
         try:
-            state = self._ensure_state()
-            pool = state.pool
-            if pool is None:
-                state.database.sessions_manager._multiplexed_session = None
-                state.multiplexed = None
-                loan.session = self._multiplexed(state)
-            elif isinstance(pool, _MANAGED):
-                loan.session = pool.replace(loan.session)
-            else:
-                new: Session = pool._new_session()
-                new.create()
-                self.counters.add(sessions_replaced=1, sessions_created=1)
-                loan.session = new
+            loan.session = self._ensure_built().backend.replace(loan.session)
         except Exception:
-            self._forget_loan(loan)
+            with proc.lock:
+                proc.loans.discard(loan)
+                proc.counters.set_in_use(len(proc.loans))
             raise
         finally:
             self._gauges_changed()
@@ -728,7 +501,7 @@ class PoolManager:
         Runs from the garbage collector, possibly while this thread holds a pool lock, so
         the return happens in a short-lived thread of its own.
         """
-        if self._pid != os.getpid() or loan not in self._loans:
+        if self._proc.pid != os.getpid() or loan not in self._proc.loans:
             return
         # RuntimeError: the interpreter is shutting down; atexit's close() deletes it.
         with contextlib.suppress(RuntimeError):
@@ -759,15 +532,11 @@ class PoolManager:
             return func(handle)
 
     def ping(self) -> int:
-        """Ping every idle session now (``flask spanner ping``); returns how many."""
-        state = self._ensure_state()
-        if not isinstance(state.pool, _MANAGED):
-            return 0
+        """Ping every idle session of this process's pool now; returns how many."""
+        backend = self._ensure_built().backend
         with tracing.span("spanner_pools.ping", self._span_attributes) as span:
             try:
-                count = state.pool.ping(force=True)
-            except TRANSPORT_ERRORS as exc:
-                raise PoolUnavailable(f"Spanner is unreachable: {exc}") from exc
+                count = backend.ping()
             finally:
                 self._gauges_changed()
             if span is not None:
@@ -782,41 +551,36 @@ class PoolManager:
 
     def stats(self) -> dict[str, Any]:
         """Gauges and counters of this process's pool; never an RPC."""
-        self._check_process()
-        state = self._state
-        pool = state.pool if state else None
-        counters = self.counters.snapshot()
-        setup_error = self._setup_error or getattr(pool, "setup_error", None)
+        self.check_process()
+        proc = self._proc
+        built = proc.built
+        backend = built.backend if built is not None else None
+        setup_error = proc.setup_error or (backend.setup_error() if backend else None)
         stats: dict[str, Any] = {
             "pid": os.getpid(),
             "alias": self.alias,
             "database": self.settings.database,
             "pool": self.settings.pool,
-            "opened": state is not None,
+            "opened": built is not None,
             "closed": self._closed,
             "size": self.settings.pool_size,
             "sessions": 0,
             "available": 0,
             "waiting": 0,
             "oldest_session_age": 0.0,
-            "pinger_alive": bool(state and state.pinger and state.pinger.is_alive()),
-            "leak_watcher_alive": bool(self._leak_watcher and self._leak_watcher.is_alive()),
-            "unreachable": bool(state and state.breaker.down),
-            "unreachable_seconds": state.breaker.seconds_down() if state else 0.0,
+            "pinger_alive": bool(backend and backend.pinger_alive()),
+            "leak_watcher_alive": bool(proc.leak_watcher and proc.leak_watcher.is_alive()),
+            "unreachable": bool(built and built.breaker.down),
+            "unreachable_seconds": built.breaker.seconds_down() if built else 0.0,
             "setup_error": str(setup_error) if setup_error is not None else None,
         }
-        if isinstance(pool, _MANAGED):
-            stats.update(pool.pool_stats())
-        elif isinstance(pool, BurstyPool):
-            stats["available"] = stats["sessions"] = pool._sessions.qsize()
-        elif state is not None:
-            stats["size"] = stats["sessions"] = int(state.multiplexed is not None)
-            stats["available"] = stats["size"]
-        stats.update(counters)
-        stats["in_use"] = len(self._loans)
+        if backend is not None:
+            stats.update(backend.gauges())
+        stats.update(proc.counters.snapshot())
+        stats["in_use"] = len(proc.loans)
         return stats
 
-    def _gauges(self) -> dict[str, float]:
+    def gauges(self) -> dict[str, float]:
         """The sizes metrics export, for this process: POOL_SIZE while open (else 0),
         sessions held, available, in use, most in use at once. No RPC."""
         values = self.stats()
@@ -843,72 +607,40 @@ class PoolManager:
         """``PoolCounters`` listener: may run under a pool lock (observers must not call in)."""
         observers = registry.observers()
         if observers:
-            self._notify(observers, lambda o: o.counted(self, deltas))
+            info = self.info
+            self._notify(observers, lambda o: o.counted(info, deltas))
 
     def _gauges_changed(self) -> None:
         """Tell observers the sizes may have moved (never called under a pool lock)."""
         observers = registry.observers()
         if observers:
-            self._notify(observers, lambda o: o.gauges_changed(self))
+            info, gauges = self.info, self.gauges()
+            self._notify(observers, lambda o: o.gauges_changed(info, gauges))
 
     # -- leak detection -----------------------------------------------------------------------
 
-    def _watch_leaks(self) -> None:
+    def _watch_leaks(self, proc: _Process) -> None:
         """Make sure this process's leak watcher runs, and make it look at the new loan."""
-        watcher = self._leak_watcher
-        if watcher is None:
-            with self._lock:
-                watcher = self._leak_watcher
+        watcher = proc.leak_watcher
+        limit = self.settings.leak_timeout
+        if watcher is None and limit is not None:
+            with proc.lock:
+                watcher = proc.leak_watcher
                 if watcher is None:
                     if self._closed:
                         return
-                    watcher = self._leak_watcher = _LeakWatcher(self)
+                    watcher = proc.leak_watcher = LeakWatcher(
+                        f"spanner-pools-leaks:{self.alias}:{self.settings.database}",
+                        limit=limit,
+                        loans=lambda: self._loans_of(proc),
+                        counters=proc.counters,
+                        log=self.log,
+                    )
                     watcher.start()
-        watcher.poke()
+        if watcher is not None:
+            watcher.poke()
 
-    def _report_leaks(self) -> float | None:
-        """Log, once per loan, sessions held longer than ``LEAK_TIMEOUT``.
-
-        Returns the seconds until the next loan becomes due (None: nothing to watch).
-        """
-        limit = self.settings.leak_timeout
-        if limit is None:
-            return None
-        now = time.monotonic()
-        with self._lock:
-            loans = list(self._loans)
-        next_due: float | None = None
-        for loan in loans:
-            since = loan.checked_out_at
-            if loan.leak_reported or since is None:
-                continue
-            held = now - since
-            if held < limit:
-                next_due = limit - held if next_due is None else min(next_due, limit - held)
-                continue
-            loan.leak_reported = True
-            self.counters.add(leaks_reported=1)
-            self.log.warning(
-                "session held for %.1fs (LEAK_TIMEOUT=%gs) by thread %s and not returned "
-                "(reported once per handle); checked out at:\n%s",
-                held,
-                limit,
-                loan.thread_name,
-                loan.checkout_stack or "(stack not recorded)",
-            )
-        return next_due
-
-
-_CONTEXTLIB_FILE = os.path.normcase(os.path.abspath(contextlib.__file__))
-
-
-def _caller_stack() -> str:
-    """The checkout's stack without this library's own frames at the end (for leak reports)."""
-    frames = traceback.extract_stack(limit=LEAK_STACK_FRAMES + 12)[:-1]
-    while frames:
-        filename = os.path.normcase(os.path.abspath(frames[-1].filename))
-        if filename.startswith(_PACKAGE_DIR + os.sep) or filename == _CONTEXTLIB_FILE:
-            frames.pop()
-        else:
-            break
-    return "".join(traceback.format_list(frames[-LEAK_STACK_FRAMES:]))
+    @staticmethod
+    def _loans_of(proc: _Process) -> list[Loan]:
+        with proc.lock:
+            return list(proc.loans)

@@ -26,10 +26,9 @@ from __future__ import annotations
 
 import os
 import threading
-import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 try:
     from prometheus_client import (
@@ -48,10 +47,16 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
 
 from . import registry as pool_registry
 from .registry import add_observer, remove_observer
-from .stats import PoolObserver
+from .stats import PoolInfo, PoolObserver
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # not at run time: the gunicorn master imports this without the client
     from .manager import PoolManager
+
+
+def _pool_managers() -> list[PoolManager]:
+    """This process's pool managers (the registry knows them only as fork-aware objects)."""
+    return [cast("PoolManager", m) for m in pool_registry.managers() if hasattr(m, "gauges")]
+
 
 __all__ = [
     "COUNTERS",
@@ -153,43 +158,42 @@ class PoolMetrics(PoolObserver):
             buckets=WAIT_BUCKETS,
             registry=registry,
         )
-        self._bound: weakref.WeakKeyDictionary[PoolManager, _Bound] = weakref.WeakKeyDictionary()
+        self._bound: dict[tuple[str, str], _Bound] = {}
 
-    def _children(self, manager: PoolManager) -> _Bound:
-        bound = self._bound.get(manager)
+    def _children(self, pool: PoolInfo) -> _Bound:
+        labels = (pool.alias, pool.database)
+        bound = self._bound.get(labels)
         if bound is None:
-            labels = (manager.alias, manager.settings.database)
             bound = _Bound(
                 counters={k: m.labels(*labels) for k, m in self.counters.items()},
                 gauges={k: m.labels(*labels) for k, m in self.gauges.items()},
                 wait=self.wait.labels(*labels),
             )
-            self._bound[manager] = bound
+            self._bound[labels] = bound
         return bound
 
     # -- PoolObserver ------------------------------------------------------------------------
 
-    def counted(self, manager: PoolManager, deltas: Mapping[str, float]) -> None:
-        children = self._children(manager).counters
+    def counted(self, pool: PoolInfo, deltas: Mapping[str, float]) -> None:
+        children = self._children(pool).counters
         for key, amount in deltas.items():
             child = children.get(key)
             if child is not None and amount > 0:
                 child.inc(amount)
 
-    def checked_out(self, manager: PoolManager, waited: float) -> None:
-        self._children(manager).wait.observe(waited)
+    def checked_out(self, pool: PoolInfo, waited: float) -> None:
+        self._children(pool).wait.observe(waited)
 
-    def gauges_changed(self, manager: PoolManager) -> None:
-        values = manager._gauges()
-        for key, child in self._children(manager).gauges.items():
-            child.set(values[key])
+    def gauges_changed(self, pool: PoolInfo, gauges: Mapping[str, float]) -> None:
+        for key, child in self._children(pool).gauges.items():
+            child.set(gauges[key])
 
     # -- life cycle --------------------------------------------------------------------------
 
     def seed(self, manager: PoolManager) -> None:
         """Catch up with what ``manager`` counted before the metrics were installed."""
-        self.counted(manager, manager.counters.snapshot())
-        self.gauges_changed(manager)
+        self.counted(manager.info, manager.counters.snapshot())
+        self.gauges_changed(manager.info, manager.gauges())
 
     def collectors(self) -> list[Any]:
         return [*self.counters.values(), *self.gauges.values(), self.wait]
@@ -213,7 +217,7 @@ def install(registry: CollectorRegistry | None = REGISTRY) -> PoolMetrics:
             return metrics
         metrics = PoolMetrics(registry)
         _installed[key] = metrics
-    for manager in pool_registry.managers():
+    for manager in _pool_managers():
         metrics.seed(manager)
     add_observer(metrics)
     return metrics
@@ -236,9 +240,10 @@ def refresh() -> None:
     """Write the current gauges of this process's pools (done before every exposition)."""
     with _lock:
         installed = list(_installed.values())
-    for manager in pool_registry.managers():
+    for manager in _pool_managers():
+        info, gauges = manager.info, manager.gauges()
         for metrics in installed:
-            metrics.gauges_changed(manager)
+            metrics.gauges_changed(info, gauges)
 
 
 def exposition(registry: CollectorRegistry | None = None) -> tuple[bytes, str]:

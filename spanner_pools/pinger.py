@@ -1,24 +1,26 @@
 """The background pinger: a loop around the pool's maintenance, unlike the docs' recipe.
 
-``threading.Thread(target=pool.ping)`` runs one pass and exits. This thread loops until
-stopped, sleeping until the next session is due; each pass re-creates missing sessions,
-rotates old ones, pings idle ones (and calls ``begin_pending_transactions()`` for
-``transaction_pinging``). A failed pass is retried with the breaker's backoff (0.25 s doubling
-to 2 s), so missing sessions come back within seconds of Spanner answering; settings the
-server refused (:class:`~spanner_pools.errors.PoolMisconfigured`) are logged once and retried
-slowly (up to ``MISCONFIGURED_BACKOFF``), in case the database is created later.
+``threading.Thread(target=pool.ping)`` runs one pass and exits. This one loops until stopped
+(on a :class:`~spanner_pools.worker.PeriodicWorker`), sleeping until the next session is due;
+each pass re-creates missing sessions, rotates old ones, pings idle ones (and calls
+``begin_pending_transactions()`` for ``transaction_pinging``). A failed pass is retried with
+the breaker's backoff (0.25 s doubling to 2 s), so missing sessions come back within seconds
+of Spanner answering; settings the server refused
+(:class:`~spanner_pools.errors.PoolMisconfigured`) are logged once and retried slowly (up to
+``MISCONFIGURED_BACKOFF``), in case the database is created later. Passes are traced as
+``spanner_pools.ping_pass`` when tracing is on.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
+from . import tracing
 from .errors import PoolMisconfigured
-from .pools import ManagedPingingPool, ManagedTransactionPingingPool
+from .pools import ManagedPool, ManagedTransactionPingingPool
+from .worker import PeriodicWorker
 
 __all__ = ["Pinger"]
 
@@ -29,14 +31,16 @@ FIRST_BACKOFF = 0.25
 MAX_BACKOFF = 2.0
 #: Longest sleep between passes while the server refuses the pool's settings.
 MISCONFIGURED_BACKOFF = 60.0
+#: Counters whose growth during a pass is recorded on its span.
+PASS_ATTRIBUTES = ("pings", "sessions_created", "sessions_rotated", "sessions_replaced")
 
 
 class Pinger:
-    """One daemon thread per pool manager; ``stop()`` returns within a second."""
+    """One daemon thread per pool; ``stop()`` waits for one RPC at most."""
 
     def __init__(
         self,
-        pool: ManagedPingingPool | ManagedTransactionPingingPool,
+        pool: ManagedPool,
         *,
         name: str,
         interval: float,
@@ -44,99 +48,95 @@ class Pinger:
         probe: Callable[[], bool] | None = None,
         on_pass: Callable[[], None] | None = None,
         on_exit: Callable[[], None] | None = None,
+        span_attributes: Mapping[str, Any] | None = None,
     ) -> None:
         self._pool = pool
         self._probe = probe
-        self._on_exit = on_exit
         self._interval = interval
         self._log = log
         self._on_pass = on_pass
-        self._stop = threading.Event()
-        self._wake = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        # Held for a whole pass; fork() waits for it so that no thread of ours is inside
-        # gRPC at fork time (gRPC skips its fork handlers then, and the child can crash).
-        self._pass_lock = threading.Lock()
+        self._span_attributes = dict(span_attributes or {})
+        self._worker = PeriodicWorker(name, self._step, on_exit=on_exit)
+        self._backoff = 0.0
+        self._reported: str | None = None
         self.last_error: BaseException | None = None
         self.passes = 0
 
     @property
     def name(self) -> str:
-        return self._thread.name
+        return self._worker.name
 
     def start(self) -> None:
-        self._thread.start()
+        # open() already logged the pool's setup error, if it had one: not again.
+        setup_error = self._pool.setup_error
+        self._reported = str(setup_error) if setup_error is not None else None
+        self._worker.start()
 
     def is_alive(self) -> bool:
-        return self._thread.is_alive()
+        return self._worker.is_alive()
 
     def wake(self) -> None:
         """Run a pass now instead of at the next due time."""
-        self._wake.set()
+        self._worker.wake()
 
     def pause(self, timeout: float = 5.0) -> bool:
         """Wait for the current pass to end and hold off the next one (before ``fork()``)."""
-        return self._pass_lock.acquire(timeout=timeout)
+        return self._worker.pause(timeout)
 
     def resume(self) -> None:
-        self._pass_lock.release()
+        self._worker.resume()
 
     def stop(self, timeout: float = 1.0) -> bool:
-        """Ask the loop to end and wait up to ``timeout`` seconds for it; True once it ended.
+        """Ask the loop to end and wait up to ``timeout`` seconds; True once it ended."""
+        return self._worker.stop(timeout)
 
-        A pass checks for the stop between sessions, so this waits for one RPC at most.
-        """
-        self._stop.set()
-        self._wake.set()
-        if self._thread.is_alive() and self._thread is not threading.current_thread():
-            self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    def _run(self) -> None:
+    def _step(self) -> float:
+        """One pass and the seconds until the next: backoff after a failure, else the due time."""
         try:
-            self._loop()
-        finally:
-            if self._on_exit is not None:
-                self._on_exit()
+            self._traced_pass()
+        except PoolMisconfigured as exc:
+            self._failed(exc)
+            self._backoff = min(max(self._backoff * 2, 1.0), MISCONFIGURED_BACKOFF)
+            if str(exc) != self._reported:  # once per distinct problem, not every retry
+                self._reported = str(exc)
+                self._log.error("%s; retrying every %gs at most", exc, MISCONFIGURED_BACKOFF)
+            return self._backoff
+        except Exception as exc:  # noqa: BLE001 - the pinger must survive anything
+            self._failed(exc)
+            self._backoff = min(max(self._backoff * 2, FIRST_BACKOFF), MAX_BACKOFF)
+            self._log.warning(
+                "pinger pass failed (%s: %s); retrying in %.2fs",
+                type(exc).__name__,
+                exc,
+                self._backoff,
+            )
+            return self._backoff
+        if self._backoff:
+            self._log.warning("pinger recovered")
+        self._backoff = 0.0
+        self._reported = None
+        self.last_error = None
+        due = self._pool.seconds_until_due()
+        return self._interval if due is None else min(due, self._interval)
 
-    def _loop(self) -> None:
-        backoff = 0.0
-        # open() already logged the pool's setup error, if it had one: not again.
-        reported = str(self._pool.setup_error) if self._pool.setup_error else None
-        while not self._stop.is_set():
+    def _failed(self, exc: BaseException) -> None:
+        self.last_error = exc
+        self._pool.counters.add(ping_errors=1)
+
+    def _traced_pass(self) -> None:
+        if not tracing.enabled():
+            self.run_pass()
+            return
+        counters = self._pool.counters
+        before = counters.snapshot()
+        with tracing.span("spanner_pools.ping_pass", self._span_attributes) as span:
             try:
-                with self._pass_lock:
-                    if self._stop.is_set():
-                        return
-                    self.run_pass()
-            except PoolMisconfigured as exc:
-                self.last_error = exc
-                self._pool.counters.add(ping_errors=1)
-                backoff = min(max(backoff * 2, 1.0), MISCONFIGURED_BACKOFF)
-                if str(exc) != reported:  # once per distinct problem, not every retry
-                    reported = str(exc)
-                    self._log.error("%s; retrying every %gs at most", exc, MISCONFIGURED_BACKOFF)
-                self._sleep(backoff)
-                continue
-            except Exception as exc:  # noqa: BLE001 - the pinger must survive anything
-                self.last_error = exc
-                self._pool.counters.add(ping_errors=1)
-                backoff = min(max(backoff * 2, FIRST_BACKOFF), MAX_BACKOFF)
-                self._log.warning(
-                    "pinger pass failed (%s: %s); retrying in %.2fs",
-                    type(exc).__name__,
-                    exc,
-                    backoff,
-                )
-                self._sleep(backoff)
-                continue
-            if backoff:
-                self._log.warning("pinger recovered")
-            backoff = 0.0
-            reported = None
-            self.last_error = None
-            due = self._pool.seconds_until_due()
-            self._sleep(self._interval if due is None else min(due, self._interval))
+                self.run_pass()
+            finally:
+                if span is not None:
+                    after = counters.snapshot()
+                    for key in PASS_ATTRIBUTES:
+                        span.set_attribute(f"spanner_pools.{key}", int(after[key] - before[key]))
 
     def run_pass(self) -> None:
         """Probe if Spanner looked down; replenish, rotate, ping, begin pending transactions."""
@@ -150,13 +150,3 @@ class Pinger:
         self.passes += 1
         if self._on_pass is not None:
             self._on_pass()
-
-    def _sleep(self, seconds: float) -> None:
-        deadline = time.monotonic() + max(seconds, 0.01)
-        while not self._stop.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            if self._wake.wait(remaining):
-                self._wake.clear()
-                return

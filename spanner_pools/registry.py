@@ -12,12 +12,9 @@ from __future__ import annotations
 import atexit
 import os
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from .stats import PoolObserver
-
-if TYPE_CHECKING:
-    from .manager import PoolManager
 
 __all__ = [
     "add_observer",
@@ -31,8 +28,28 @@ __all__ = [
     "reset_after_fork",
 ]
 
+
+class Registered(Protocol):
+    """What the registry needs of a pool manager: fork awareness, open, close, a log."""
+
+    log: Any
+
+    def check_process(self) -> None:
+        """Reset if this process is not the one that built the pool (after fork)."""
+
+    def pause_for_fork(self) -> None:
+        """Before ``fork()``: hold background RPCs off."""
+
+    def resume_after_fork(self) -> None:
+        """After ``fork()``, in the parent."""
+
+    def open(self, wait: bool = True) -> None: ...
+
+    def close(self, timeout: float = 5.0) -> None: ...
+
+
 _lock = threading.Lock()
-_managers: dict[int, PoolManager] = {}
+_managers: dict[int, Registered] = {}
 #: Settings an adapter could not turn into a manager (e.g. Django's ``SPANNER``), by source.
 #: Worker hooks refuse to boot a worker while one is recorded.
 _configuration_errors: dict[str, Exception] = {}
@@ -70,17 +87,17 @@ def observers() -> tuple[PoolObserver, ...]:
     return _observers
 
 
-def register(manager: PoolManager) -> None:
+def register(manager: Registered) -> None:
     with _lock:
         _managers[id(manager)] = manager
 
 
-def unregister(manager: PoolManager) -> None:
+def unregister(manager: Registered) -> None:
     with _lock:
         _managers.pop(id(manager), None)
 
 
-def managers() -> list[PoolManager]:
+def managers() -> list[Registered]:
     """Every open or not-yet-opened manager of this process."""
     with _lock:
         return list(_managers.values())
@@ -130,12 +147,12 @@ def close_all(timeout: float = 5.0) -> None:
 def _before_fork() -> None:
     """Pause every pinger so that no thread of ours is inside gRPC while the process forks."""
     for manager in managers():
-        manager._pause_for_fork()
+        manager.pause_for_fork()
 
 
 def _after_fork_in_parent() -> None:
     for manager in managers():
-        manager._resume_after_fork()
+        manager.resume_after_fork()
 
 
 def reset_after_fork() -> None:
@@ -143,7 +160,7 @@ def reset_after_fork() -> None:
     global _lock
     _lock = threading.Lock()
     for manager in list(_managers.values()):
-        manager._check_process()
+        manager.check_process()
 
 
 if hasattr(os, "register_at_fork"):

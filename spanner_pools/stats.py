@@ -11,12 +11,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from .manager import PoolManager
+__all__ = ["PoolCounters", "PoolInfo", "PoolObserver"]
 
-__all__ = ["PoolCounters", "PoolObserver"]
+
+@dataclass(frozen=True)
+class PoolInfo:
+    """Which pool an event is about: what observers get instead of the manager itself."""
+
+    alias: str
+    database: str
+    pool: str
+    pid: int
 
 
 @dataclass
@@ -88,11 +94,12 @@ class PoolObserver:
     Called in the thread that caused the event; an exception is logged once and ignored.
     """
 
-    def counted(self, manager: PoolManager, deltas: Mapping[str, float]) -> None:
-        """Counters of ``manager`` grew by ``deltas`` (may run under a pool lock: no pool calls)."""
+    def counted(self, pool: PoolInfo, deltas: Mapping[str, float]) -> None:
+        """Counters of ``pool`` grew by ``deltas`` (may run under a pool lock: no pool calls)."""
 
-    def checked_out(self, manager: PoolManager, waited: float) -> None:
+    def checked_out(self, pool: PoolInfo, waited: float) -> None:
         """A handle got a session after waiting ``waited`` seconds (about 0 when one was free)."""
 
-    def gauges_changed(self, manager: PoolManager) -> None:
-        """Sizes may have moved; reading ``manager.stats()`` is safe here."""
+    def gauges_changed(self, pool: PoolInfo, gauges: Mapping[str, float]) -> None:
+        """The sizes of ``pool`` now: ``size``, ``sessions``, ``available``, ``in_use``,
+        ``max_in_use``."""
