@@ -144,18 +144,20 @@ class Demo:
         values = spanner_settings_from_env(env)
         settings = SpannerSettings.from_mapping(values, key_format="SPANNER_{key}", environ=env)
         assert settings.emulator_host is not None and settings.project is not None
-        provision(
+        created = provision(
             settings.emulator_host,
             project=settings.project,
             instance=settings.instance,
             database=settings.database,
             ddl=SCHEMA,
+            exist_ok=True,  # an emulator the user runs (SPANNER_EMULATOR_HOST) may have it
         )
         logger.info(
-            "database projects/%s/instances/%s/databases/%s ready (table notes)",
+            "database projects/%s/instances/%s/databases/%s %s (table notes)",
             settings.project,
             settings.instance,
             settings.database,
+            "created" if created else "already there, kept as it is",
         )
         return settings
 
