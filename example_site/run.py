@@ -212,7 +212,8 @@ class Demo:
         print(
             f"\nThe {site} notes site is up at {base}/ "
             f"({self.args.workers} gunicorn workers, POOL={settings.pool}, "
-            f"POOL_SIZE={settings.pool_size}). Try:\n"
+            f"POOL_SIZE={settings.pool_size}).\n"
+            f"Open {base}/ in a browser (the notes, a form, live pool stats), or try:\n"
             f"  curl {base}/health\n"
             f"  curl -X POST -H 'Content-Type: application/json' -d '{{\"body\": \"hello\"}}' {base}/notes\n"
             f'  curl -X POST -H \'Content-Type: application/json\' -d \'{{"bodies": ["a", "b"]}}\' {base}/notes/bulk\n'

@@ -49,9 +49,8 @@ def post_worker_init(worker: Any) -> None:
     from ._gevent import init_grpc_for_gevent
 
     init_grpc_for_gevent()
-    follow_gunicorn_log(
-        getattr(worker, "log", None)
-    )  # again: loading the app may have configured logging
+    # Again: loading the app may have configured logging (Django's LOGGING).
+    follow_gunicorn_log(getattr(worker, "log", None))
     registry.open_all(wait=True)
 
 
