@@ -38,6 +38,13 @@ def write_and_count(settings, note_id):
 """
 
 
+@pytest.fixture(autouse=True)
+def _no_django_project(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The inner runs are someone else's project: pytest-django must not set up ours (the
+    Django tests of this suite export DJANGO_SETTINGS_MODULE, which loads the client)."""
+    monkeypatch.delenv("DJANGO_SETTINGS_MODULE", raising=False)
+
+
 def test_loading_the_plugin_imports_and_starts_nothing(pytester: pytest.Pytester) -> None:
     """Every pytest run of every user loads it: no Spanner client, no gRPC, no emulator."""
     pytester.makepyfile(

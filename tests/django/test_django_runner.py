@@ -137,3 +137,38 @@ def test_manage_py_test_creates_and_drops_the_test_databases(
     finally:
         for name in (app, test_app, test_long):
             drop_database(emulator.host, database=name, **where)
+
+
+def test_keepdb_keeps_the_test_database_and_reuses_it(emulator: Emulator) -> None:
+    from django.conf import settings
+
+    from django_app import pools
+    from django_app.test import teardown_spanner_databases
+
+    app = f"kd{uuid.uuid4().hex[:8]}"
+    test_app = name_for_tests(app)
+    spanner = {
+        "default": {
+            "PROJECT": PROJECT,
+            "INSTANCE": INSTANCE,
+            "DATABASE": app,
+            "EMULATOR_HOST": emulator.host,
+            "POOL_SIZE": 1,
+        }
+    }
+    where: dict[str, Any] = {"project": PROJECT, "instance": INSTANCE}
+    try:
+        with override_settings(SPANNER=spanner, SPANNER_TEST_DDL=[NOTES]):
+            for run in range(2):  # the second run finds the first one's database and row
+                old = setup_spanner_databases(keepdb=True, verbosity=0)
+                assert settings.SPANNER["default"]["DATABASE"] == test_app
+                with pools["default"].session() as s:
+                    assert s.execute_sql("SELECT COUNT(*) FROM notes") == [[run]]
+                    with s.batch() as batch:
+                        batch.insert("notes", ["id", "body"], [[f"n{run}", "kept"]])
+                teardown_spanner_databases(old, keepdb=True, verbosity=0)
+                assert settings.SPANNER["default"]["DATABASE"] == app
+                assert test_app in _databases(emulator.host)
+    finally:
+        drop_database(emulator.host, database=test_app, **where)
+    assert test_app not in _databases(emulator.host)
