@@ -85,7 +85,7 @@ class Chromium:
 
     # -- protocol -----------------------------------------------------------------------------
 
-    def send(self, method: str, timeout: float = 60.0, **params: Any) -> dict[str, Any]:
+    def send(self, method: str, timeout: float = 120.0, **params: Any) -> dict[str, Any]:
         """One command and its result (events are skipped); raises on a protocol error."""
         with self._lock:
             self._next_id += 1
@@ -134,7 +134,7 @@ class Chromium:
             raise RuntimeError(f"{expression!r}: {result['exceptionDetails']}")
         return result["result"].get("value")
 
-    def wait_for(self, expression: str, attempts: int = 300, interval: float = 0.2) -> Any:
+    def wait_for(self, expression: str, attempts: int = 600, interval: float = 0.2) -> Any:
         """Poll until ``expression`` is truthy (bounded: ``attempts`` polls); its value."""
         value: Any = None
         for _ in range(attempts):

@@ -65,7 +65,7 @@ def test_page_lists_notes_adds_one_through_the_form_and_shows_live_stats(
     }
     server = GunicornServer(APPS[site], workers=2, env=env)
     try:
-        server.start(ready_path="/health")
+        server.start(timeout=120, ready_path="/health")
         url = f"http://127.0.0.1:{server.port}/"
         plain = request(server.port, "GET", "/")
         assert plain.status == 200, plain.body

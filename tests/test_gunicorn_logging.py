@@ -42,7 +42,7 @@ logconfig_dict = {
 
 
 def _serve_until_logged(
-    app: str, config: str | None, *, preload: bool = False, attempts: int = 300
+    app: str, config: str | None, *, preload: bool = False, attempts: int = 1200
 ) -> str:
     """Start gunicorn (1 worker) against nothing, wait for MESSAGE, stop it; its log."""
     env = {
@@ -54,8 +54,8 @@ def _serve_until_logged(
     kwargs = {} if config is None else {"config": config}
     server = GunicornServer(app, workers=1, env=env, preload=preload, **kwargs)
     try:
-        server.start()
-        for _ in range(attempts):  # bounded: 300 polls 0.1 s apart
+        server.start(timeout=120)
+        for _ in range(attempts):  # bounded: 1200 polls 0.1 s apart
             if MESSAGE in server.log():
                 break
             time.sleep(0.1)
