@@ -57,7 +57,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def add_from_form() -> BaseResponse:
         """The page's form: add the note, then redirect back (a reload does not post again)."""
         try:
-            notes.create_note(spanner.session, {"body": request.form.get("body", "")})
+            notes.create_note(spanner.session, page.form_payload(request.form.get("body")))
         except notes.BadRequest as exc:
             return index_page(error=str(exc), status=400)
         return redirect("/", code=303)

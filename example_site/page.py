@@ -12,7 +12,7 @@ import json
 from html import escape
 from typing import Any
 
-__all__ = ["STATS_SHOWN", "render_index"]
+__all__ = ["STATS_SHOWN", "form_payload", "render_index"]
 
 #: The ``stats()`` keys shown on the page, with their labels.
 STATS_SHOWN = {
@@ -73,6 +73,15 @@ _SCRIPT = """
   setInterval(poll, 2000);
 })();
 """
+
+
+def form_payload(body: str | None) -> dict[str, str]:
+    """The ``create_note()`` payload of the page's form; a blank note is refused (400)."""
+    from .notes import BadRequest
+
+    if not body or not body.strip():
+        raise BadRequest("body: the note is empty; write something first")
+    return {"body": body}
 
 
 def _note(note: dict[str, Any]) -> str:

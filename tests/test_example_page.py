@@ -100,5 +100,11 @@ def test_page_lists_notes_adds_one_through_the_form_and_shows_live_stats(
         assert [n["body"] for n in notes] == [text]
         stats = request(server.port, "GET", "/stats")
         assert stats.status == 200 and stats.json()["in_use"] == 0
+
+        form = {"Content-Type": "application/x-www-form-urlencoded"}
+        blank = request(server.port, "POST", "/", headers=form)  # no body: an empty note
+        assert blank.status == 400, blank.body
+        assert b"the note is empty" in blank.body and b"<form" in blank.body
+        assert len(request(server.port, "GET", "/notes").json()["notes"]) == 1
     finally:
         server.stop()

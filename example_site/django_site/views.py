@@ -59,7 +59,7 @@ def index(request: HttpRequest) -> HttpResponse:
     """The page for people (GET) and its form (POST: add the note, redirect back)."""
     if request.method == "POST":
         try:
-            notes.create_note(request.spanner, {"body": request.POST.get("body", "")})
+            notes.create_note(request.spanner, page.form_payload(request.POST.get("body")))
         except notes.BadRequest as exc:
             return _index_page(request, error=str(exc), status=400)
         return HttpResponseRedirect("/", status=303)
