@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from spanner_pools import PoolManager, SpannerSettings, registry
 from spanner_pools.emulator import Emulator, provision
-from spanner_pools.pytest_plugin import SpannerTestDatabase
 
-pytest_plugins = ["pytester"]
+if TYPE_CHECKING:  # imported by pytest as a plugin (below), not here: assert rewriting
+    from spanner_pools.pytest_plugin import SpannerTestDatabase
+
+# The package's plugin is loaded through its entry point once installed (then this is a
+# no-op); naming it here keeps the fixtures working in a checkout not reinstalled yet.
+pytest_plugins = ["pytester", "spanner_pools.pytest_plugin"]
 
 PROJECT = "test-project"
 INSTANCE = "test-instance"

@@ -60,7 +60,7 @@ def test_wheel_installs_only_the_library(artifacts: tuple[Path, Path]) -> None:
     assert "spanner_pools/py.typed" in names and "flask_ext/py.typed" in names
     assert f"{info}/licenses/LICENSE" in names
     assert not [n for n in names if "__pycache__" in n or n.endswith(".pyc")]
-    assert "[pytest11]\nspanner_pools = spanner_pools.pytest_plugin" in entry_points
+    assert "[pytest11]\nspanner_pools.pytest_plugin = spanner_pools.pytest_plugin" in entry_points
     assert f"Version: {spanner_pools.__version__}" in metadata
     assert "License-Expression: Apache-2.0" in metadata
 

@@ -52,7 +52,7 @@ def test_loading_the_plugin_imports_and_starts_nothing(pytester: pytest.Pytester
         import sys
 
         def test_nothing_loaded(request):
-            assert request.config.pluginmanager.has_plugin("spanner_pools")
+            assert request.config.pluginmanager.has_plugin("spanner_pools.pytest_plugin")
             assert "spanner_pools.pytest_plugin" in sys.modules
             loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("google", "grpc"))
             assert loaded == []
