@@ -10,13 +10,13 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, jsonify, redirect, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as BaseResponse
 
 from flask_ext import Spanner
 
-from . import notes
+from . import notes, page
 from .config import spanner_settings_from_env
 
 __all__ = ["create_app", "spanner"]
@@ -42,6 +42,25 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         response.data = jsonify(error=exc.name, detail=exc.description).data
         response.content_type = "application/json"
         return response
+
+    def index_page(error: str | None = None, status: int = 200) -> Response:
+        listed = notes.list_notes(spanner.session)
+        html = page.render_index(listed["notes"], spanner.stats(), site="Flask", error=error)
+        return Response(html, status=status, content_type="text/html; charset=utf-8")
+
+    @app.get("/")
+    def index() -> Response:
+        """The page for people: notes, a form, live pool stats (the JSON endpoints stay)."""
+        return index_page()
+
+    @app.post("/")
+    def add_from_form() -> BaseResponse:
+        """The page's form: add the note, then redirect back (a reload does not post again)."""
+        try:
+            notes.create_note(spanner.session, page.form_payload(request.form.get("body")))
+        except notes.BadRequest as exc:
+            return index_page(error=str(exc), status=400)
+        return redirect("/", code=303)
 
     @app.get("/health")
     def health() -> Response:

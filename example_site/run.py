@@ -144,18 +144,20 @@ class Demo:
         values = spanner_settings_from_env(env)
         settings = SpannerSettings.from_mapping(values, key_format="SPANNER_{key}", environ=env)
         assert settings.emulator_host is not None and settings.project is not None
-        provision(
+        created = provision(
             settings.emulator_host,
             project=settings.project,
             instance=settings.instance,
             database=settings.database,
             ddl=SCHEMA,
+            exist_ok=True,  # an emulator the user runs (SPANNER_EMULATOR_HOST) may have it
         )
         logger.info(
-            "database projects/%s/instances/%s/databases/%s ready (table notes)",
+            "database projects/%s/instances/%s/databases/%s %s (table notes)",
             settings.project,
             settings.instance,
             settings.database,
+            "created" if created else "already there, kept as it is",
         )
         return settings
 
@@ -210,7 +212,8 @@ class Demo:
         print(
             f"\nThe {site} notes site is up at {base}/ "
             f"({self.args.workers} gunicorn workers, POOL={settings.pool}, "
-            f"POOL_SIZE={settings.pool_size}). Try:\n"
+            f"POOL_SIZE={settings.pool_size}).\n"
+            f"Open {base}/ in a browser (the notes, a form, live pool stats), or try:\n"
             f"  curl {base}/health\n"
             f"  curl -X POST -H 'Content-Type: application/json' -d '{{\"body\": \"hello\"}}' {base}/notes\n"
             f'  curl -X POST -H \'Content-Type: application/json\' -d \'{{"bodies": ["a", "b"]}}\' {base}/notes/bulk\n'

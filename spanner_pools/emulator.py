@@ -17,11 +17,21 @@ import subprocess
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
-__all__ = ["Emulator", "EmulatorNotFound", "find_emulator", "free_port", "provision"]
+__all__ = [
+    "DatabaseExists",
+    "Emulator",
+    "EmulatorNotFound",
+    "admin_client",
+    "drop_database",
+    "find_emulator",
+    "free_port",
+    "provision",
+]
 
 INSTALLED_PATHS = (
     "/usr/lib/google-cloud-sdk/bin/cloud_spanner_emulator/emulator_main",
@@ -183,17 +193,13 @@ class Emulator:
         ]
 
 
-def provision(
-    host: str,
-    *,
-    project: str,
-    instance: str,
-    database: str,
-    ddl: Sequence[str] = (),
-    timeout: float = 60.0,
-) -> None:
-    """Create the instance (if missing) and the database with ``ddl`` on an emulator."""
-    from google.api_core.exceptions import AlreadyExists
+class DatabaseExists(RuntimeError):
+    """:func:`provision` found the database already there (its DDL was not applied)."""
+
+
+@contextlib.contextmanager
+def admin_client(host: str, project: str) -> Iterator[Any]:
+    """A plain client (anonymous credentials, no metrics thread) for admin calls on ``host``."""
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.spanner_v1 import Client
 
@@ -203,16 +209,57 @@ def provision(
         client_options={"api_endpoint": host},
         disable_builtin_metrics=True,
     )
-    inst = client.instance(
-        instance,
-        configuration_name=f"projects/{project}/instanceConfigs/emulator-config",
-        display_name=instance,
-        node_count=1,
-    )
-    with contextlib.suppress(AlreadyExists):
-        inst.create().result(timeout)
-    db = inst.database(database, ddl_statements=list(ddl))
-    with contextlib.suppress(AlreadyExists):
-        db.create().result(timeout)
-    client.instance_admin_api.transport.close()
-    client.database_admin_api.transport.close()
+    try:
+        yield client
+    finally:
+        client.instance_admin_api.transport.close()
+        client.database_admin_api.transport.close()
+
+
+def provision(
+    host: str,
+    *,
+    project: str,
+    instance: str,
+    database: str,
+    ddl: Sequence[str] = (),
+    exist_ok: bool = False,
+    timeout: float = 60.0,
+) -> bool:
+    """Create the instance (if missing) and the database with ``ddl`` on an emulator.
+
+    Returns True if the database was created. If it already exists, its schema is left as
+    it is and ``ddl`` is *not* applied: that raises :class:`DatabaseExists`, unless
+    ``exist_ok=True`` (then it returns False), so a stale schema is never used by surprise.
+    """
+    from google.api_core.exceptions import AlreadyExists
+
+    with admin_client(host, project) as client:
+        inst = client.instance(
+            instance,
+            configuration_name=f"projects/{project}/instanceConfigs/emulator-config",
+            display_name=instance,
+            node_count=1,
+        )
+        with contextlib.suppress(AlreadyExists):
+            inst.create().result(timeout)
+        db = inst.database(database, ddl_statements=list(ddl))
+        try:
+            db.create().result(timeout)
+        except AlreadyExists:
+            if not exist_ok:
+                raise DatabaseExists(
+                    f"database {database!r} already exists on {host} (instance {instance!r}); "
+                    "its DDL was not applied. Drop it first (drop_database()), use another "
+                    "name, or pass exist_ok=True to keep it as it is"
+                ) from None
+            return False
+        return True
+
+
+def drop_database(host: str, *, project: str, instance: str, database: str) -> None:
+    """Drop ``database`` on an emulator (nothing happens if it does not exist)."""
+    from google.api_core.exceptions import NotFound
+
+    with admin_client(host, project) as client, contextlib.suppress(NotFound):
+        client.instance(instance).database(database).drop()

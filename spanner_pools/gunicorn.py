@@ -16,6 +16,7 @@ import os
 from typing import Any
 
 from . import registry
+from ._gunicorn_log import follow_gunicorn_log
 
 __all__ = ["child_exit", "on_starting", "post_fork", "post_worker_init", "worker_exit"]
 
@@ -26,6 +27,7 @@ def on_starting(server: Any) -> None:
     Only imports (no channel, no thread: fork stays safe). Skipped for gevent/eventlet
     workers, which must patch the standard library before ``ssl`` and ``grpc`` load.
     """
+    follow_gunicorn_log(getattr(server, "log", None))  # library log lines in gunicorn's format
     worker_class = str(getattr(server.cfg, "worker_class_str", ""))
     if "gevent" in worker_class or "eventlet" in worker_class:
         return
@@ -35,6 +37,7 @@ def on_starting(server: Any) -> None:
 def post_fork(server: Any, worker: Any) -> None:
     """Drop anything the master built before fork (``os.register_at_fork`` does it too)."""
     registry.reset_after_fork()
+    follow_gunicorn_log(getattr(worker, "log", None))
 
 
 def post_worker_init(worker: Any) -> None:
@@ -46,6 +49,8 @@ def post_worker_init(worker: Any) -> None:
     from ._gevent import init_grpc_for_gevent
 
     init_grpc_for_gevent()
+    # Again: loading the app may have configured logging (Django's LOGGING).
+    follow_gunicorn_log(getattr(worker, "log", None))
     registry.open_all(wait=True)
 
 

@@ -1,19 +1,27 @@
 """Shared fixtures: one real Spanner emulator per test session, on a free port.
 
-Set ``SPANNER_EMULATOR_BIN`` to use an emulator binary outside the standard install paths.
+They build on the fixtures of the package's own pytest plugin (``spanner_pools.pytest_plugin``:
+``spanner_emulator``, ``spanner_ddl``, ``spanner_database``), which users get too. Set
+``SPANNER_EMULATOR_BIN`` to use an emulator binary outside the standard install paths.
 """
 
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from spanner_pools import PoolManager, SpannerSettings, registry
 from spanner_pools.emulator import Emulator, provision
+
+if TYPE_CHECKING:  # imported by pytest as a plugin (below), not here: assert rewriting
+    from spanner_pools.pytest_plugin import SpannerTestDatabase
+
+# The package's plugin is loaded through its entry point once installed (then this is a
+# no-op); naming it here keeps the fixtures working in a checkout not reinstalled yet.
+pytest_plugins = ["pytester", "spanner_pools.pytest_plugin"]
 
 PROJECT = "test-project"
 INSTANCE = "test-instance"
@@ -26,11 +34,24 @@ os.environ.pop("SPANNER_EMULATOR_HOST", None)
 
 
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    """The emulator process, with the request log on (count RPCs with ``requests()``)."""
-    with Emulator(log_requests=True) as emu:
-        provision(emu.host, project=PROJECT, instance=INSTANCE, database="base", ddl=SCHEMA)
-        yield emu
+def spanner_ddl() -> list[str]:
+    """The schema of every ``spanner_database`` (the plugin's fixture, overridden)."""
+    return list(SCHEMA)
+
+
+@pytest.fixture(scope="session")
+def emulator(spanner_emulator: Emulator) -> Emulator:
+    """The plugin's emulator (the request log is on: count RPCs with ``requests()``)."""
+    assert spanner_emulator.log_requests, "pyproject sets spanner_emulator_log_requests"
+    provision(
+        spanner_emulator.host,
+        project=PROJECT,
+        instance=INSTANCE,
+        database="base",
+        ddl=SCHEMA,
+        exist_ok=True,
+    )
+    return spanner_emulator
 
 
 @pytest.fixture(scope="session")
@@ -50,12 +71,10 @@ def admin_client(emulator: Emulator) -> Iterator[Any]:
 
 
 @pytest.fixture
-def database_id(emulator: Emulator, admin_client: Any) -> Iterator[str]:
-    """A fresh database for this test, so session counts are never shared; dropped after."""
-    name = "db" + uuid.uuid4().hex[:12]
-    provision(emulator.host, project=PROJECT, instance=INSTANCE, database=name, ddl=SCHEMA)
-    yield name
-    admin_client.instance(INSTANCE).database(name).drop()
+def database_id(emulator: Emulator, spanner_database: SpannerTestDatabase) -> str:
+    """A fresh database for this test (the plugin's ``spanner_database``), dropped after."""
+    assert (spanner_database.project, spanner_database.instance) == (PROJECT, INSTANCE)
+    return spanner_database.database
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    path("", views.index),
     path("health", views.health),
     path("notes", views.notes_view),
     path("notes/bulk", views.bulk_add),

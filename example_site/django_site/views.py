@@ -12,10 +12,10 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
 from django_app import pools
-from example_site import notes
+from example_site import notes, page
 
 View = Callable[[HttpRequest], HttpResponse]
 
@@ -46,6 +46,24 @@ def _payload(request: HttpRequest) -> Any:
         return json.loads(request.body or b"null")
     except ValueError:
         raise notes.BadRequest("the request body is not valid JSON") from None
+
+
+def _index_page(request: HttpRequest, error: str | None = None, status: int = 200) -> HttpResponse:
+    listed = notes.list_notes(request.spanner)
+    html = page.render_index(listed["notes"], pools["default"].stats(), site="Django", error=error)
+    return HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
+
+
+@endpoint("GET", "POST")
+def index(request: HttpRequest) -> HttpResponse:
+    """The page for people (GET) and its form (POST: add the note, redirect back)."""
+    if request.method == "POST":
+        try:
+            notes.create_note(request.spanner, page.form_payload(request.POST.get("body")))
+        except notes.BadRequest as exc:
+            return _index_page(request, error=str(exc), status=400)
+        return HttpResponseRedirect("/", status=303)
+    return _index_page(request)
 
 
 @endpoint("GET")
