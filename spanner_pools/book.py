@@ -308,6 +308,11 @@ class SessionBook(Generic[S]):
             self._idle = [(0.0, seq, entry) for _, seq, entry in self._idle]
             heapq.heapify(self._idle)
 
+    def schedule(self) -> list[float]:
+        """The next ping times of the idle sessions, soonest first (for tests and debugging)."""
+        with self.lock:
+            return sorted(at for at, _, _ in self._idle)
+
     def seconds_until_due(self) -> float | None:
         """Seconds until the next idle session needs a ping or a rotation (None if no idle)."""
         with self.lock:
