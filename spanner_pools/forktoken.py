@@ -3,10 +3,25 @@ then appears once per tree, not once per worker."""
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
+from typing import Any
 
-__all__ = ["ForkToken"]
+__all__ = ["ForkToken", "warn_inherited"]
+
+
+def warn_inherited(log: logging.Logger | logging.LoggerAdapter[Any], parent: int) -> None:
+    """The warning of the one process of a tree that took the token."""
+    log.warning(
+        "this pool was opened in process %s before fork; this process leaves the "
+        "inherited sessions alone and creates its own, while the parent keeps (and pings) "
+        "its sessions until it closes the pool. Open pools after fork: use the worker "
+        "hooks (gunicorn -c python:spanner_pools.gunicorn) and do not use the pool at "
+        "import time with --preload. Logged once for all processes forked from %s.",
+        parent,
+        parent,
+    )
 
 
 class ForkToken:

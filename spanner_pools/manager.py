@@ -18,27 +18,26 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from google.auth.credentials import AnonymousCredentials
 from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1.database import Database
 from google.cloud.spanner_v1.pool import AbstractSessionPool
 
-from . import _compat, _rpc, registry, tracing
-from ._channel import Breaker, build_spanner_api
-from ._gevent import init_grpc_for_gevent
-from .backends import BACKENDS, Backend, BackendContext
+from . import registry, tracing
+from .backends import Backend
 from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
 from .faults import classify_setup_error
-from .forktoken import ForkToken
-from .handle import Loan, SessionHandle
-from .leaks import LeakWatcher, caller_stack
+from .forktoken import ForkToken, warn_inherited
+from .handle import SessionHandle
+from .lending import Lending
 from .log import PoolLogger, pool_fields
+from .observing import Notifier
+from .process import Built, build
 from .settings import SpannerSettings
-from .stats import PoolCounters, PoolInfo, PoolObserver
+from .stats import PoolCounters, PoolInfo
 
 __all__ = ["PoolManager"]
 
@@ -48,32 +47,16 @@ T = TypeVar("T")
 
 
 @dataclass
-class _Built:
-    """What one process built: dropped as a whole after fork or close."""
-
-    client: Client
-    database: Database
-    backend: Backend
-    breaker: Breaker
-    #: Set by close(): the channel is closed once no thread uses it (pinger, loans).
-    retiring: bool = False
-    pinger_abandoned: bool = False  # close() stopped waiting for it: it cleans up itself
-    transport_closed: bool = False
-    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-
-@dataclass
 class _Process:
     """Every field that belongs to one process: after ``fork()`` the child makes a new one."""
 
     counters: PoolCounters
+    lending: Lending
     pid: int = field(default_factory=os.getpid)
     lock: threading.RLock = field(default_factory=threading.RLock)
-    built: _Built | None = None
-    retired: _Built | None = None  # after close, for late returns
-    loans: set[Loan] = field(default_factory=set)
+    built: Built | None = None
+    retired: Built | None = None  # after close, for late returns
     paused: Backend | None = None  # held across fork()
-    leak_watcher: LeakWatcher | None = None
     #: The settings the server refused, or no credentials: requests get it at once.
     setup_error: PoolMisconfigured | None = None
     setup_retry_at: float = 0.0
@@ -106,7 +89,7 @@ class PoolManager:
             "spanner_pools.database": settings.database,
             "spanner_pools.pool": settings.pool,
         }
-        self._failed_observers: set[int] = set()  # logged once each
+        self._observers = Notifier(self.log, lambda: self.info, self.gauges)
         self._fork_token: ForkToken | None = None  # made before the first fork while open
         self._inherited_from: int | None = None  # parent PID, when it had opened the pool
         self._closed = False
@@ -114,9 +97,20 @@ class PoolManager:
         registry.register(self)
 
     def _new_process(self) -> _Process:
-        return _Process(
-            counters=PoolCounters(_listener=self._counted), setup_wait=self.SETUP_RETRY_FIRST
+        counters = PoolCounters(_listener=self._observers.counted)
+        lending = Lending(
+            alias=self.alias,
+            settings=self.settings,
+            counters=counters,
+            log=self.log,
+            open_backend=lambda: self._ensure_built().backend,
+            current_backend=self._current_backend,
+            checked_out=self._observers.checked_out,
+            returned=self._returned,
+            gauges_changed=self._observers.gauges_changed,
+            span_attributes=self._span_attributes,
         )
+        return _Process(counters=counters, lending=lending, setup_wait=self.SETUP_RETRY_FIRST)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._proc.built else "not open")
@@ -184,17 +178,8 @@ class PoolManager:
         """The pool was open in a parent and is now used here: warn once per process tree."""
         parent, self._inherited_from = self._inherited_from, None
         token, self._fork_token = self._fork_token, None
-        if parent is None or (token is not None and not token.take()):
-            return
-        self.log.warning(
-            "this pool was opened in process %s before fork; this process leaves the "
-            "inherited sessions alone and creates its own, while the parent keeps (and pings) "
-            "its sessions until it closes the pool. Open pools after fork: use the worker "
-            "hooks (gunicorn -c python:spanner_pools.gunicorn) and do not use the pool at "
-            "import time with --preload. Logged once for all processes forked from %s.",
-            parent,
-            parent,
-        )
+        if parent is not None and (token is None or token.take()):
+            warn_inherited(self.log, parent)
 
     # -- open / close ---------------------------------------------------------------------
 
@@ -237,7 +222,7 @@ class PoolManager:
                     error = exc
             proc.built = built
             built.backend.start()
-        self._gauges_changed()
+        self._observers.gauges_changed()
         if error is None:
             return
         setup_error = error if isinstance(error, PoolMisconfigured) else classify_setup_error(error)
@@ -251,11 +236,19 @@ class PoolManager:
         )
         raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {error}") from error
 
-    def _build_or_cache(self, proc: _Process) -> _Built:
+    def _build_or_cache(self, proc: _Process) -> Built:
         """:meth:`_build`, remembering a failure (no credentials: discovery can take seconds)
         so that requests get it at once until the next retry, with a growing wait."""
         try:
-            built = self._build()
+            built = build(
+                self.settings,
+                alias=self.alias,
+                counters=proc.counters,
+                log=self.log,
+                on_pass=self._observers.gauges_changed,
+                on_pinger_exit=self._pinger_exited,
+                span_attributes=self._span_attributes,
+            )
         except Exception as exc:
             setup_error = classify_setup_error(exc)
             if setup_error is None:
@@ -268,54 +261,6 @@ class PoolManager:
         proc.setup_error = None
         proc.setup_wait = self.SETUP_RETRY_FIRST
         return built
-
-    def _build(self) -> _Built:
-        """Client, database, backend and breaker: no RPC yet, no thread started."""
-        s = self.settings
-        init_grpc_for_gevent()
-        client = self._build_client()
-        backend = BACKENDS[s.pool](
-            BackendContext(
-                settings=s,
-                counters=self._proc.counters,
-                log=self.log,
-                thread_name=f"spanner-pools-pinger:{self.alias}:{s.database}",
-                on_pass=self._gauges_changed,
-                on_pinger_exit=self._pinger_exited,
-                span_attributes=self._span_attributes,
-            )
-        )
-        # Database(pool=...) does not bind; instance.database() would (a network call).
-        database = Database(
-            s.database,
-            client.instance(s.instance),
-            pool=backend.pool,
-            database_role=s.database_role,
-        )
-        api, breaker = build_spanner_api(
-            client, emulator_host=s.emulator_host, rpc_timeout=s.rpc_timeout
-        )
-        _compat.use_spanner_api(database, api)
-        breaker.log = self.log
-        breaker.probe = lambda: _rpc.probe(database)
-        backend.attach(database, breaker)
-        return _Built(client=client, database=database, backend=backend, breaker=breaker)
-
-    def _build_client(self) -> Client:
-        s = self.settings
-        if s.emulator_host is not None:
-            return Client(
-                project=s.project,
-                credentials=AnonymousCredentials(),
-                client_options={"api_endpoint": s.emulator_host},
-                disable_builtin_metrics=True,
-            )
-        credentials = None
-        if s.credentials is not None:
-            from google.oauth2 import service_account
-
-            credentials = service_account.Credentials.from_service_account_file(s.credentials)
-        return Client(project=s.project, credentials=credentials)
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop lending and the pinger, wait up to ``timeout`` s for lent sessions, delete
@@ -336,14 +281,12 @@ class PoolManager:
             built, proc.built = proc.built, None
             proc.retired = built
         registry.unregister(self)
-        watcher, proc.leak_watcher = proc.leak_watcher, None
-        if watcher is not None:
-            watcher.stop()
+        proc.lending.close()
         token, self._fork_token = self._fork_token, None
         if token is not None:
             token.close()
         if built is None:
-            self._gauges_changed()
+            self._observers.gauges_changed()
             return
         deadline = time.monotonic() + timeout
         if not built.backend.stop(timeout):
@@ -352,20 +295,20 @@ class PoolManager:
             self.log.warning(
                 "the pinger is still inside an RPC; it deletes what it holds when that ends"
             )
-        while proc.loans and time.monotonic() < deadline:
+        while proc.lending.in_use and time.monotonic() < deadline:
             time.sleep(0.02)
-        if proc.loans:
+        if proc.lending.in_use:
             self.log.warning(
                 "closing with %d session(s) still lent out; they are deleted when returned",
-                len(proc.loans),
+                proc.lending.in_use,
             )
         try:
             built.backend.clear()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             self.log.warning("error while deleting sessions: %s", exc)
         built.retiring = True
-        self._close_channel_if_unused(proc, built)
-        self._gauges_changed()
+        built.close_channel_if_unused(lent=proc.lending.in_use, log=self.log)
+        self._observers.gauges_changed()
         self.log.info("closed")
 
     def _pinger_exited(self) -> None:
@@ -378,21 +321,18 @@ class PoolManager:
             abandoned = built.pinger_abandoned
         if abandoned:
             built.backend.clear()  # whatever its last pass created after close() gave up
-        self._close_channel_if_unused(proc, built, pinger_exiting=True)
+        built.close_channel_if_unused(lent=proc.lending.in_use, log=self.log, pinger_exiting=True)
 
-    def _close_channel_if_unused(
-        self, proc: _Process, built: _Built, *, pinger_exiting: bool = False
-    ) -> None:
-        """Close the channel once closing began, the pinger ended and nothing is lent."""
-        pinger_running = built.backend.pinger_alive() and not pinger_exiting
-        with built.lock:
-            if not built.retiring or built.transport_closed or proc.loans or pinger_running:
-                return
-            built.transport_closed = True
-        try:
-            built.database.spanner_api.transport.close()
-        except Exception as exc:  # noqa: BLE001 - closing must finish
-            self.log.warning("error while closing the channel: %s", exc)
+    def _current_backend(self) -> Backend | None:
+        """The backend sessions go back to: the open one, or the closed one (late returns)."""
+        built = self._proc.built or self._proc.retired
+        return built.backend if built is not None else None
+
+    def _returned(self) -> None:
+        """A session came back: after close, the last one lets the channel close."""
+        proc = self._proc
+        if self._closed and proc.retired is not None:
+            proc.retired.close_channel_if_unused(lent=proc.lending.in_use, log=self.log)
 
     def __enter__(self) -> PoolManager:
         self.open()
@@ -403,7 +343,7 @@ class PoolManager:
 
     # -- using it ---------------------------------------------------------------------------
 
-    def _ensure_built(self) -> _Built:
+    def _ensure_built(self) -> Built:
         """What this process built, opening lazily on first use."""
         self.check_process()
         built = self._proc.built
@@ -433,98 +373,8 @@ class PoolManager:
 
     def session(self) -> SessionHandle:
         """A new request-scoped handle; checks a session out only when first used."""
-        return SessionHandle(self)
-
-    # -- the Lender interface of SessionHandle ------------------------------------------------
-
-    def lend(self) -> Loan:
-        """Lend a session to a handle: traced, counted, observed and watched for leaks."""
-        with tracing.span("spanner_pools.checkout", self._span_attributes) as span:
-            built = self._ensure_built()
-            start = time.monotonic()
-            session = built.backend.get(self.settings.pool_timeout)
-            waited = time.monotonic() - start
-            if span is not None:
-                span.set_attribute("spanner_pools.wait_seconds", waited)
-        proc = self._proc
-        loan = Loan(session)
-        watch = self.settings.leak_timeout is not None
-        if watch:
-            loan.checked_out_at = time.monotonic()
-            loan.checkout_stack = caller_stack()
-        with proc.lock:
-            proc.loans.add(loan)
-            in_use = len(proc.loans)
-        did_wait = waited > 0.001 and built.backend.waits  # the others never wait for one
-        proc.counters.checked_out(waited, did_wait=did_wait, in_use=in_use)
-        if watch:
-            self._watch_leaks(proc)
-        observers = registry.observers()
-        if observers:
-            info = self.info
-            self._notify(observers, lambda o: o.checked_out(info, waited))
-            self._gauges_changed()
-        return loan
-
-    def give_back(self, loan: Loan) -> None:
-        """Return a loan's session to the pool it came from (deleted if that pool closed)."""
-        proc = self._proc
-        if proc.pid != os.getpid() or loan not in proc.loans:
-            return  # a handle from the parent, or returned already: not ours to return
-        built = proc.built or proc.retired
-        if built is not None:
-            built.backend.put(loan.session)
-        with proc.lock:  # only now: close() waits for it before closing the channel
-            proc.loans.discard(loan)
-            proc.counters.set_in_use(len(proc.loans))
-        if self._closed and built is not None:
-            self._close_channel_if_unused(proc, built)
-        self._gauges_changed()
-
-    def renew(self, loan: Loan) -> None:
-        """A new session for the loan's one, which the server lost; on failure the loan is
-        returned (the handle then holds none)."""
-        proc = self._proc
-        try:
-            loan.session = self._ensure_built().backend.replace(loan.session)
-        except Exception:
-            with proc.lock:
-                proc.loans.discard(loan)
-                proc.counters.set_in_use(len(proc.loans))
-            raise
-        finally:
-            self._gauges_changed()
-
-    def abandoned(self, loan: Loan) -> None:
-        """A handle was garbage collected without ``close()``: give its session back.
-
-        Runs from the garbage collector, possibly while this thread holds a pool lock, so
-        the return happens in a short-lived thread of its own.
-        """
-        if self._proc.pid != os.getpid() or loan not in self._proc.loans:
-            return
-        # RuntimeError: the interpreter is shutting down; atexit's close() deletes it.
-        with contextlib.suppress(RuntimeError):
-            threading.Thread(
-                target=self._return_abandoned, args=(loan,), name="spanner-pools-gc", daemon=True
-            ).start()
-
-    def _return_abandoned(self, loan: Loan) -> None:
-        self.log.warning(
-            "a SessionHandle was garbage collected without close(); its session was returned "
-            "(use `with manager.session() as handle:` or close it)%s",
-            f"; checked out at:\n{loan.checkout_stack}" if loan.checkout_stack else "",
-        )
-        self.give_back(loan)
-
-    def unavailable(self, exc: BaseException) -> PoolUnavailable:
-        """Count a transport failure of a request; the ``PoolUnavailable`` to raise for it."""
-        self.counters.add(transport_errors=1)
-        return PoolUnavailable(f"Spanner is unreachable: {type(exc).__name__}: {exc}")
-
-    def counted_unavailable(self, exc: PoolUnavailable) -> None:
-        """Count a ``PoolUnavailable`` (fail-fast, no session) on its way to a request."""
-        self.counters.add(transport_errors=1)
+        self.check_process()
+        return SessionHandle(self._proc.lending)
 
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""
@@ -538,7 +388,7 @@ class PoolManager:
             try:
                 count = backend.ping()
             finally:
-                self._gauges_changed()
+                self._observers.gauges_changed()
             if span is not None:
                 span.set_attribute("spanner_pools.pings", count)
         return count
@@ -569,7 +419,7 @@ class PoolManager:
             "waiting": 0,
             "oldest_session_age": 0.0,
             "pinger_alive": bool(backend and backend.pinger_alive()),
-            "leak_watcher_alive": bool(proc.leak_watcher and proc.leak_watcher.is_alive()),
+            "leak_watcher_alive": proc.lending.leak_watcher_alive,
             "unreachable": bool(built and built.breaker.down),
             "unreachable_seconds": built.breaker.seconds_down() if built else 0.0,
             "setup_error": str(setup_error) if setup_error is not None else None,
@@ -577,7 +427,7 @@ class PoolManager:
         if backend is not None:
             stats.update(backend.gauges())
         stats.update(proc.counters.snapshot())
-        stats["in_use"] = len(proc.loans)
+        stats["in_use"] = proc.lending.in_use
         return stats
 
     def gauges(self) -> dict[str, float]:
@@ -590,57 +440,3 @@ class PoolManager:
             key: float(values[key])
             for key in ("size", "sessions", "available", "in_use", "max_in_use")
         }
-
-    def _notify(
-        self, observers: tuple[PoolObserver, ...], call: Callable[[PoolObserver], None]
-    ) -> None:
-        """Run ``call`` for every observer; a failing observer never breaks the pool."""
-        for observer in observers:
-            try:
-                call(observer)
-            except Exception:  # noqa: BLE001 - observers are optional extras
-                if id(observer) not in self._failed_observers:
-                    self._failed_observers.add(id(observer))
-                    self.log.exception("pool observer %r failed (logged once)", observer)
-
-    def _counted(self, deltas: Mapping[str, float]) -> None:
-        """``PoolCounters`` listener: may run under a pool lock (observers must not call in)."""
-        observers = registry.observers()
-        if observers:
-            info = self.info
-            self._notify(observers, lambda o: o.counted(info, deltas))
-
-    def _gauges_changed(self) -> None:
-        """Tell observers the sizes may have moved (never called under a pool lock)."""
-        observers = registry.observers()
-        if observers:
-            info, gauges = self.info, self.gauges()
-            self._notify(observers, lambda o: o.gauges_changed(info, gauges))
-
-    # -- leak detection -----------------------------------------------------------------------
-
-    def _watch_leaks(self, proc: _Process) -> None:
-        """Make sure this process's leak watcher runs, and make it look at the new loan."""
-        watcher = proc.leak_watcher
-        limit = self.settings.leak_timeout
-        if watcher is None and limit is not None:
-            with proc.lock:
-                watcher = proc.leak_watcher
-                if watcher is None:
-                    if self._closed:
-                        return
-                    watcher = proc.leak_watcher = LeakWatcher(
-                        f"spanner-pools-leaks:{self.alias}:{self.settings.database}",
-                        limit=limit,
-                        loans=lambda: self._loans_of(proc),
-                        counters=proc.counters,
-                        log=self.log,
-                    )
-                    watcher.start()
-        if watcher is not None:
-            watcher.poke()
-
-    @staticmethod
-    def _loans_of(proc: _Process) -> list[Loan]:
-        with proc.lock:
-            return list(proc.loans)
