@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from spanner_pools import POOL_MODES, PoolManager, SpannerSettings
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 
 from ._common import INSTANCE, PROJECT
@@ -103,7 +104,7 @@ class ClientDefault(Setup):
             project=PROJECT,
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": self.host},
-            disable_builtin_metrics=True,
+            **NO_BUILTIN_METRICS,
         )
         self.db = self.client.instance(INSTANCE).database(self.database)
 

@@ -27,6 +27,7 @@ from google.cloud.spanner_v1.pool import PingingPool
 
 from example_site.schema import SCHEMA
 from spanner_pools import POOL_MODES, PoolManager, SpannerSettings
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 
 from ._common import (
@@ -125,7 +126,7 @@ def _client(host: str) -> Client:
         project=PROJECT,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
 
 

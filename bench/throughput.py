@@ -24,6 +24,7 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.spanner_v1 import COMMIT_TIMESTAMP, Client
 
 from example_site.schema import SCHEMA
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import provision
 
 from ._common import (
@@ -63,7 +64,7 @@ def seed(host: str, database: str, rows: int) -> None:
         project=PROJECT,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
     db = client.instance(INSTANCE).database(database)
     with db.batch() as batch:

@@ -8,8 +8,10 @@ inherit from ``AbstractSessionPool`` (``_database``, ``_labels``, ``_database_ro
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
+from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1._helpers import (
     _metadata_with_leader_aware_routing,
     _metadata_with_prefix,
@@ -17,6 +19,7 @@ from google.cloud.spanner_v1._helpers import (
 from google.cloud.spanner_v1.session import Session
 
 __all__ = [
+    "NO_BUILTIN_METRICS",
     "bursty_idle_count",
     "client_info",
     "client_options",
@@ -28,6 +31,15 @@ __all__ = [
     "session_with_id",
     "use_spanner_api",
 ]
+
+
+#: ``Client(**NO_BUILTIN_METRICS)``: no built-in metrics export threads. The keyword came
+#: after 3.56, where those metrics are off unless an environment variable turns them on.
+NO_BUILTIN_METRICS: dict[str, Any] = (
+    {"disable_builtin_metrics": True}
+    if "disable_builtin_metrics" in inspect.signature(Client.__init__).parameters
+    else {}
+)
 
 
 def metadata(database: Any, leader: bool = False) -> list[tuple[str, str]]:

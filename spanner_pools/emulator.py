@@ -203,11 +203,13 @@ def admin_client(host: str, project: str) -> Iterator[Any]:
     from google.auth.credentials import AnonymousCredentials
     from google.cloud.spanner_v1 import Client
 
+    from ._compat import NO_BUILTIN_METRICS
+
     client = Client(
         project=project,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
     try:
         yield client

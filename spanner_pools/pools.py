@@ -212,10 +212,12 @@ class _ManagedPoolMixin:
     # -- the AbstractSessionPool contract --------------------------------------------------
 
     def bind(self, database: Database) -> None:
-        """Attach the database and create every session now (one BatchCreateSessions)."""
+        """Attach the database, without an RPC: the sessions are created by :meth:`replenish`
+        (the manager's ``open()``), once the database has the manager's channel. The client's
+        ``Database()`` calls ``bind()`` while it is being built before 3.71, the client's own
+        channel not yet replaced."""
         self._database = database
         self._database_role = self._database_role or database.database_role
-        self.replenish()
 
     def get(self, timeout: float | None = None) -> Session:
         """Lend the least recently used idle session, waiting up to ``timeout`` seconds.

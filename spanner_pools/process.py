@@ -15,6 +15,7 @@ from google.cloud.spanner_v1.database import Database
 
 from . import _compat, _rpc
 from ._channel import Breaker, build_spanner_api
+from ._compat import NO_BUILTIN_METRICS
 from ._gevent import init_grpc_for_gevent
 from .backends import BACKENDS, Backend, BackendContext
 from .settings import SpannerSettings
@@ -59,7 +60,7 @@ def build_client(settings: SpannerSettings) -> Client:
             project=settings.project,
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": settings.emulator_host},
-            disable_builtin_metrics=True,
+            **NO_BUILTIN_METRICS,
         )
     credentials = None
     if settings.credentials is not None:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from spanner_pools import PoolManager, SpannerSettings, registry
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 
 if TYPE_CHECKING:  # imported by pytest as a plugin (below), not here: assert rewriting
@@ -64,7 +65,7 @@ def admin_client(emulator: Emulator) -> Iterator[Any]:
         project=PROJECT,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": emulator.host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
     yield client
     client.database_admin_api.transport.close()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from spanner_pools import PoolManager, PoolUnavailable, SpannerSettings
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 
 from .conftest import INSTANCE, PROJECT, SCHEMA
@@ -43,7 +44,7 @@ def test_the_docs_recipe_pings_nothing(
         project=PROJECT,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": emulator.host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
     pool = PingingPool(size=2, ping_interval=1)
     database = client.instance(INSTANCE).database(database_id, pool=pool)

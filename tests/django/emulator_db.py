@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 from tests.conftest import INSTANCE, PROJECT, SCHEMA
 
@@ -29,7 +30,7 @@ class EmulatorDatabase:
             project=PROJECT,
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": emulator.host},
-            disable_builtin_metrics=True,
+            **NO_BUILTIN_METRICS,
         )
         self._database = self._client.instance(INSTANCE).database(self.name)
 

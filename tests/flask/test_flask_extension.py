@@ -11,6 +11,7 @@ from flask import Flask
 
 from flask_ext import Spanner, spanner_cli
 from spanner_pools import ConfigurationError, PoolError, PoolExhausted, PoolManager
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import free_port, provision
 from tests.conftest import INSTANCE, PROJECT, SCHEMA
 
@@ -257,7 +258,7 @@ def drop_database(host: str, database: str) -> None:
         project=PROJECT,
         credentials=AnonymousCredentials(),
         client_options={"api_endpoint": host},
-        disable_builtin_metrics=True,
+        **NO_BUILTIN_METRICS,
     )
     client.instance(INSTANCE).database(database).drop()
     client.database_admin_api.transport.close()

@@ -12,6 +12,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import provision
 from tests.conftest import INSTANCE, PROJECT
 from tests.e2e import ROOT, GunicornServer, Response, hammer
@@ -46,7 +47,7 @@ class Admin:
             project=PROJECT,
             credentials=AnonymousCredentials(),
             client_options={"api_endpoint": host},
-            disable_builtin_metrics=True,
+            **NO_BUILTIN_METRICS,
         )
         self._databases: dict[str, Any] = {}
 

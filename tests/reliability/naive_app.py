@@ -19,11 +19,13 @@ from google.auth.credentials import AnonymousCredentials
 from google.cloud.spanner_v1 import Client, param_types
 from google.cloud.spanner_v1.pool import PingingPool
 
+from spanner_pools._compat import NO_BUILTIN_METRICS
+
 client = Client(
     project=os.environ["NAIVE_PROJECT"],
     credentials=AnonymousCredentials(),
     client_options={"api_endpoint": os.environ["NAIVE_EMULATOR_HOST"]},
-    disable_builtin_metrics=True,
+    **NO_BUILTIN_METRICS,
 )
 pool = PingingPool(size=int(os.environ.get("NAIVE_POOL_SIZE", "4")), default_timeout=10)
 # Instance.database() binds the pool: BatchCreateSessions, in the gunicorn master with --preload.
