@@ -67,6 +67,19 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("LEAK_TIMEOUT", -5),
     ("RPC_TIMEOUT", 0),
     ("RPC_TIMEOUT", 3600),
+    # Values that used to pass and then never worked (issue 12, item 9).
+    ("PROJECT", "p1"),  # not a project ID: 6-30 characters
+    ("PROJECT", f"{PROJECT}\n"),  # a trailing newline, e.g. from an env file
+    ("INSTANCE", f"{INSTANCE}\n"),
+    ("DATABASE", "db1\n"),
+    ("EMULATOR_HOST", "localhost:9010\n"),
+    ("DATABASE_ROLE", "reader\n"),
+    ("LABELS", {"team\n": "web"}),
+    ("LABELS", {"team": "web\n"}),
+    ("PING_INTERVAL", 0.001),  # 355 pings a second
+    ("MAX_SESSION_AGE", 0.002),
+    ("RPC_TIMEOUT", 1e-4),
+    ("LEAK_TIMEOUT", 1e10),  # killed the watcher thread with OverflowError
 ]
 
 #: Flask reads env-var strings too: strings that are not what the key needs.
@@ -221,6 +234,69 @@ def test_django_unknown_alias_is_named(django_ready: None, no_network: list[Any]
     with override_settings(SPANNER={"default": BASE}), pytest.raises(PoolDoesNotExist) as caught:
         pools["replica"]
     assert "'replica'" in str(caught.value) and "'default'" in str(caught.value)
+
+
+# -- a key file's contents as CREDENTIALS ----------------------------------------------------
+
+#: A fake private key (not a real one): it must appear in no message, check or log.
+SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDfakekeymaterial"
+KEY_FILE_CONTENTS = (
+    '{\n  "type": "service_account",\n  "project_id": "test-project",\n'
+    '  "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+    + SECRET
+    + '\\n-----END PRIVATE KEY-----\\n",\n'
+    '  "client_email": "app@test-project.iam.gserviceaccount.com"\n}\n'
+)
+CONTENTS_WORDS = "looks like the contents of a service-account key"
+
+
+def _assert_no_secret(*texts: object) -> None:
+    for text in texts:
+        assert SECRET not in str(text) and "BEGIN PRIVATE" not in str(text), str(text)[-2000:]
+
+
+def test_flask_credentials_contents_are_refused_and_never_shown(no_network: list[Any]) -> None:
+    config = {f"SPANNER_{k}": v for k, v in BASE.items()}
+    config["SPANNER_CREDENTIALS"] = KEY_FILE_CONTENTS
+    with pytest.raises(ConfigurationError) as caught:
+        _flask_init(config)
+    error = caught.value
+    assert str(error).startswith("SPANNER_CREDENTIALS: the value " + CONTENTS_WORDS), str(error)
+    assert error.value is None
+    _assert_no_secret(str(error), repr(error), error.args, error.value, vars(error))
+
+
+def test_django_check_e008_names_credentials_contents_without_showing_them(
+    django_ready: None, no_network: list[Any]
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.test import override_settings
+
+    from django_app.checks import check_settings
+
+    spanner = {"default": {**BASE, "CREDENTIALS": KEY_FILE_CONTENTS}}
+    message = _django_error(spanner)
+    assert CONTENTS_WORDS in message, message
+    with override_settings(SPANNER=spanner):
+        errors = check_settings()
+        assert [e.id for e in errors] == ["spanner_pools.E008"], errors
+        with pytest.raises(SystemCheckError) as caught:  # what `manage.py check` prints
+            call_command("check", tags=["spanner_pools"])
+    assert CONTENTS_WORDS in str(caught.value)
+    _assert_no_secret(message, errors, [vars(e) for e in errors], caught.value)
+
+
+@pytest.mark.e2e
+def test_gunicorn_worker_boot_error_does_not_print_credentials(figures: dict[str, Any]) -> None:
+    """The example site with the key's JSON in SPANNER_CREDENTIALS: the worker fails to boot,
+    gunicorn exits, and its log says what is wrong without a byte of the key."""
+    server = example_server("127.0.0.1:1", "db1", settings={"CREDENTIALS": KEY_FILE_CONTENTS})
+    code, log = _run_to_exit(server)
+    figures.update(exit_status=code)
+    assert code != 0, log[-3000:]
+    assert "SPANNER_CREDENTIALS: the value " + CONTENTS_WORDS in log, log[-3000:]
+    _assert_no_secret(log)
 
 
 # -- gunicorn with a bad setting -------------------------------------------------------------
