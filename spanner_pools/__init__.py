@@ -19,7 +19,9 @@ if TYPE_CHECKING:
     from .errors import PoolClosed as PoolClosed
     from .errors import PoolError as PoolError
     from .errors import PoolExhausted as PoolExhausted
+    from .errors import PoolMisconfigured as PoolMisconfigured
     from .errors import PoolUnavailable as PoolUnavailable
+    from .errors import SessionReturnedTwice as SessionReturnedTwice
     from .errors import SpannerPoolsError as SpannerPoolsError
     from .handle import SessionHandle as SessionHandle
     from .manager import PoolManager as PoolManager
@@ -36,6 +38,8 @@ _EXPORTS = {
     "PoolClosed": "errors",
     "PoolError": "errors",
     "PoolExhausted": "errors",
+    "PoolMisconfigured": "errors",
+    "SessionReturnedTwice": "errors",
     "PoolUnavailable": "errors",
     "SpannerPoolsError": "errors",
     "SessionHandle": "handle",
@@ -57,8 +61,10 @@ __all__ = [
     "PoolError",
     "PoolExhausted",
     "PoolManager",
+    "PoolMisconfigured",
     "PoolUnavailable",
     "SessionHandle",
+    "SessionReturnedTwice",
     "SpannerPoolsError",
     "SpannerSettings",
     "close_all",

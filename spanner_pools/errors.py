@@ -1,8 +1,25 @@
-"""Exceptions raised by spanner-pools, importable from ``spanner_pools``."""
+"""Exceptions raised by spanner-pools, importable from ``spanner_pools``.
+
+Kept free of google-cloud imports (adapters import it at start-up, before gevent patches);
+:mod:`spanner_pools.faults` sorts the client's errors into these.
+"""
 
 from __future__ import annotations
 
+import queue
 from typing import Any
+
+__all__ = [
+    "ConfigurationError",
+    "HandleClosed",
+    "PoolClosed",
+    "PoolError",
+    "PoolExhausted",
+    "PoolMisconfigured",
+    "PoolUnavailable",
+    "SessionReturnedTwice",
+    "SpannerPoolsError",
+]
 
 
 class SpannerPoolsError(Exception):
@@ -34,8 +51,11 @@ class PoolError(SpannerPoolsError):
         self.retry_after = retry_after
 
 
-class PoolExhausted(PoolError):
-    """Every session of the pool stayed checked out for the whole ``POOL_TIMEOUT``."""
+class PoolExhausted(PoolError, queue.Empty):
+    """Every session of the pool stayed checked out for the whole ``POOL_TIMEOUT``.
+
+    Also a ``queue.Empty``: the client documents that for a pool's ``get()`` timeout.
+    """
 
 
 class PoolUnavailable(PoolError):
@@ -43,9 +63,27 @@ class PoolUnavailable(PoolError):
     transport reason (UNAVAILABLE, deadline exceeded) during an outage."""
 
 
-class PoolClosed(SpannerPoolsError):
+class PoolClosed(PoolError):
     """The pool manager was closed (worker shutting down) and cannot lend sessions."""
+
+
+class PoolMisconfigured(SpannerPoolsError):
+    """Spanner answered but refused this pool's settings, or no credentials could be found:
+    a database, instance or project that does not exist, a permission error, rejected labels.
+
+    Not a ``PoolError``: retrying in a second will not help, so the adapters answer
+    ``500`` naming the problem, without ``Retry-After``. ``key`` names the setting involved.
+    """
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class HandleClosed(SpannerPoolsError, RuntimeError):
     """A ``SessionHandle`` was used after ``close()``."""
+
+
+class SessionReturnedTwice(SpannerPoolsError, queue.Full):
+    """A session was put back into a pool that already holds it idle (it would be lent to
+    two callers). Also a ``queue.Full``, which is what the client's own pools raise."""

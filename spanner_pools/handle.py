@@ -2,35 +2,73 @@
 
 Everything runs on the pooled session itself (session-level APIs), because
 ``Database.snapshot()``/``run_in_transaction()``/``batch()`` use the multiplexed session and
-ignore the pool. When the server has lost the session ("Session not found"), the handle swaps
-it for a new one and retries the operation once. Transport failures (UNAVAILABLE, deadline
-exceeded) surface as :class:`PoolUnavailable`, which the adapters answer with a 503.
+ignore the pool. When the server has lost the session ("Session not found" naming it), the
+handle swaps it for a new one and retries the operation once. Transport failures (UNAVAILABLE,
+deadline exceeded) surface as :class:`PoolUnavailable`, which the adapters answer with a 503.
+
+A handle holds at most one session whatever its threads do, and one dropped without
+``close()`` gives its session back when it is garbage collected (with a warning).
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
-from google.api_core.exceptions import DeadlineExceeded, RetryError, ServiceUnavailable
 from google.cloud.spanner_v1.batch import Batch
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
 
 from .errors import HandleClosed, PoolUnavailable
-from .pools import is_session_not_found
+from .faults import TRANSPORT_ERRORS, is_session_not_found
 
-if TYPE_CHECKING:
-    from .manager import PoolManager
-
-__all__ = ["SessionHandle"]
+__all__ = ["Lender", "Loan", "SessionHandle"]
 
 T = TypeVar("T")
 
-#: Errors that mean Spanner could not be reached, not that the request was wrong.
-TRANSPORT_ERRORS = (ServiceUnavailable, DeadlineExceeded, RetryError)
+
+class Loan:
+    """One session lent to one handle, and what the leak watcher reports about it.
+
+    Holds no reference to the handle, so a dropped handle can be garbage collected and its
+    loan returned.
+    """
+
+    __slots__ = ("session", "checked_out_at", "thread_name", "checkout_stack", "leak_reported")
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.checked_out_at: float | None = None
+        self.thread_name = threading.current_thread().name
+        self.checkout_stack: str | None = None
+        self.leak_reported = False
+
+
+class Lender(Protocol):
+    """What a handle needs of its pool manager."""
+
+    alias: str
+
+    def lend(self) -> Loan:
+        """Check a session out (may wait; raises a ``PoolError`` when none can be had)."""
+
+    def give_back(self, loan: Loan) -> None:
+        """Return the loan's session; harmless for a loan already returned."""
+
+    def renew(self, loan: Loan) -> None:
+        """Replace the loan's lost session in place; on failure the loan is returned."""
+
+    def abandoned(self, loan: Loan) -> None:
+        """A handle was garbage collected while holding ``loan``."""
+
+    def unavailable(self, exc: BaseException) -> PoolUnavailable:
+        """Count a transport failure and say what it means."""
+
+    def counted_unavailable(self, exc: PoolUnavailable) -> None:
+        """Count a ``PoolUnavailable`` raised on its way to the caller."""
 
 
 class SessionHandle:
@@ -41,15 +79,13 @@ class SessionHandle:
     raises :class:`HandleClosed` when used.
     """
 
-    def __init__(self, manager: PoolManager) -> None:
+    def __init__(self, manager: Lender) -> None:
         self._manager = manager
-        self._session: Session | None = None
+        self._lock = threading.Lock()
+        self._loan: Loan | None = None
+        self._last: Loan | None = None  # kept after close for leak_reported/checkout_stack
+        self._finalizer: weakref.finalize[Any, SessionHandle] | None = None
         self._closed = False
-        # Leak detection (set by the manager at checkout when LEAK_TIMEOUT is on).
-        self.checked_out_at: float | None = None
-        self.checkout_stack: str | None = None
-        self.leak_reported = False
-        self.thread_name = threading.current_thread().name
 
     # -- life cycle --------------------------------------------------------------------------
 
@@ -60,30 +96,55 @@ class SessionHandle:
     @property
     def checked_out(self) -> bool:
         """True while this handle holds a pooled session."""
-        return self._session is not None
+        return self._loan is not None
 
     @property
     def session(self) -> Session:
         """The raw pooled ``Session`` (checked out now if it was not yet)."""
         return self._checkout()
 
+    @property
+    def leak_reported(self) -> bool:
+        """True once the leak watcher reported this handle's session (``LEAK_TIMEOUT``)."""
+        return self._last is not None and self._last.leak_reported
+
+    @property
+    def checkout_stack(self) -> str | None:
+        """Where the session was checked out (recorded only with ``LEAK_TIMEOUT``)."""
+        return self._last.checkout_stack if self._last is not None else None
+
     def _checkout(self) -> Session:
-        if self._closed:
-            raise HandleClosed(
-                "this SessionHandle was closed; get a new one from manager.session()"
-            )
-        if self._session is None:
-            self._session = self._manager._checkout(self)
-        return self._session
+        loan = self._loan
+        if loan is not None and not self._closed:
+            return loan.session
+        with self._lock:
+            if self._closed:
+                raise HandleClosed(
+                    "this SessionHandle was closed; get a new one: spanner.session (Flask), "
+                    "request.spanner (Django) or manager.session()"
+                )
+            if self._loan is None:
+                try:
+                    loan = self._manager.lend()
+                except PoolUnavailable as exc:
+                    self._manager.counted_unavailable(exc)
+                    raise
+                self._loan = self._last = loan
+                self._finalizer = weakref.finalize(self, self._manager.abandoned, loan)
+            return self._loan.session
 
     def close(self) -> None:
         """Return the session to the pool (once); harmless to call again."""
-        if self._closed:
-            return
-        self._closed = True
-        session, self._session = self._session, None
-        if session is not None:
-            self._manager._checkin(self, session)
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            loan, self._loan = self._loan, None
+            if self._finalizer is not None:
+                self._finalizer.detach()
+                self._finalizer = None
+        if loan is not None:
+            self._manager.give_back(loan)
 
     def __enter__(self) -> SessionHandle:
         return self
@@ -92,16 +153,26 @@ class SessionHandle:
         self.close()
 
     def __repr__(self) -> str:
-        state = "closed" if self._closed else ("checked out" if self._session else "idle")
+        state = "closed" if self._closed else ("checked out" if self._loan else "idle")
         return f"<SessionHandle {self._manager.alias!r} {state}>"
 
     # -- running operations ------------------------------------------------------------------
 
     def _renew(self, session: Session) -> Session:
-        """Swap a session the server lost; the slot is released if that fails."""
-        self._session = None
-        self._session = self._manager._replace(self, session)
-        return self._session
+        """Swap a session the server lost (once, whichever thread saw it first)."""
+        with self._lock:
+            loan = self._loan
+            if loan is None or self._closed:
+                raise HandleClosed("this SessionHandle was closed while its session was lost")
+            if loan.session is session:
+                try:
+                    self._manager.renew(loan)
+                except BaseException:
+                    self._loan = None  # the manager took the loan back
+                    if self._finalizer is not None:
+                        self._finalizer.detach()
+                    raise
+            return loan.session
 
     def _run(self, operation: Callable[[Session], T]) -> T:
         """Run ``operation`` on the pooled session, replacing a lost session once."""
@@ -110,15 +181,14 @@ class SessionHandle:
             try:
                 return operation(session)
             except Exception as exc:
-                if not is_session_not_found(exc):
+                if not is_session_not_found(exc, session.session_id):
                     raise
             return operation(self._renew(session))
         except TRANSPORT_ERRORS as exc:
-            raise self._unavailable(exc) from exc
-
-    def _unavailable(self, exc: BaseException) -> PoolUnavailable:
-        self._manager.counters.add(transport_errors=1)
-        return PoolUnavailable(f"Spanner is unreachable: {type(exc).__name__}: {exc}")
+            raise self._manager.unavailable(exc) from exc
+        except PoolUnavailable as exc:
+            self._manager.counted_unavailable(exc)
+            raise
 
     def execute_sql(
         self,
@@ -169,9 +239,12 @@ class SessionHandle:
         try:
             yield session.snapshot(**kw)
         except TRANSPORT_ERRORS as exc:
-            raise self._unavailable(exc) from exc
+            raise self._manager.unavailable(exc) from exc
+        except PoolUnavailable as exc:
+            self._manager.counted_unavailable(exc)
+            raise
         except Exception as exc:
-            if is_session_not_found(exc) and self._session is session:
+            if is_session_not_found(exc, session.session_id) and self._loan is not None:
                 self._renew(session)
             raise
 

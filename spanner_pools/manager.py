@@ -21,7 +21,7 @@ import time
 import traceback
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from google.auth.credentials import AnonymousCredentials
@@ -30,11 +30,12 @@ from google.cloud.spanner_v1.database import Database
 from google.cloud.spanner_v1.pool import AbstractSessionPool, BurstyPool
 from google.cloud.spanner_v1.session import Session
 
-from . import registry, tracing
-from ._channel import ChannelHealth, build_spanner_api
+from . import _rpc, registry, tracing
+from ._channel import Breaker, build_spanner_api
 from ._gevent import init_grpc_for_gevent
-from .errors import PoolClosed, PoolUnavailable
-from .handle import TRANSPORT_ERRORS, SessionHandle
+from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
+from .faults import TRANSPORT_ERRORS, classify_setup_error
+from .handle import Loan, SessionHandle
 from .log import PoolLogger, pool_fields
 from .pinger import Pinger
 from .pools import ManagedPingingPool, ManagedTransactionPingingPool
@@ -63,8 +64,13 @@ class _ProcessState:
     database: Database
     pool: AbstractSessionPool | None
     pinger: Pinger | None
-    health: ChannelHealth
+    breaker: Breaker
     multiplexed: Session | None = None
+    #: Set by close(): the transport is closed once no thread uses it (pinger, loans).
+    retiring: bool = False
+    pinger_abandoned: bool = False  # close() stopped waiting for it: it cleans up itself
+    transport_closed: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
 
 class _ForkToken:
@@ -203,6 +209,11 @@ class PoolManager:
     ``alias`` names the pool in logs, thread names and stats (Django's alias; ``"default"``).
     """
 
+    #: First and longest wait before ``open()`` retries after the settings were refused or
+    #: no credentials were found (credential discovery can take seconds: never per request).
+    SETUP_RETRY_FIRST = 5.0
+    SETUP_RETRY_MAX = 300.0
+
     def __init__(self, settings: SpannerSettings, *, alias: str = "default") -> None:
         if not isinstance(settings, SpannerSettings):
             raise TypeError(
@@ -213,24 +224,31 @@ class PoolManager:
         self.alias = alias
         #: Every record of this manager goes through it: alias and PID in text and ``extra``.
         self.log = PoolLogger(logger, alias, settings.database)
-        self.counters = PoolCounters(_listener=self._counted)
-        self._lock = threading.RLock()
-        self._state: _ProcessState | None = None
-        self._pid = os.getpid()
-        self._closed = False
-        self._handles: set[SessionHandle] = set()
-        self._retired_pool: AbstractSessionPool | None = None  # after close, for late returns
-        self._paused: Pinger | None = None  # held across fork()
-        self._leak_watcher: _LeakWatcher | None = None
-        self._failed_observers: set[int] = set()  # logged once each
-        self._fork_token: _ForkToken | None = None  # made before the first fork while open
-        self._inherited_from: int | None = None  # parent PID, when it had opened the pool
         self._span_attributes: dict[str, Any] = {
             "spanner_pools.alias": alias,
             "spanner_pools.database": settings.database,
             "spanner_pools.pool": settings.pool,
         }
+        self._failed_observers: set[int] = set()  # logged once each
+        self._fork_token: _ForkToken | None = None  # made before the first fork while open
+        self._inherited_from: int | None = None  # parent PID, when it had opened the pool
+        self._closed = False
+        self._reset_process_fields()
         registry.register(self)
+
+    def _reset_process_fields(self) -> None:
+        """Everything that belongs to one process: set at construction and after fork."""
+        self._lock = threading.RLock()
+        self._state: _ProcessState | None = None
+        self._pid = os.getpid()
+        self._loans: set[Loan] = set()
+        self._retired: _ProcessState | None = None  # after close, for late returns
+        self._paused: Pinger | None = None  # held across fork()
+        self._leak_watcher: _LeakWatcher | None = None
+        self._setup_error: PoolMisconfigured | None = None
+        self._setup_retry_at = 0.0
+        self._setup_wait = self.SETUP_RETRY_FIRST
+        self.counters = PoolCounters(_listener=self._counted)
 
     def __repr__(self) -> str:
         state = "closed" if self._closed else ("open" if self._state else "not open")
@@ -275,14 +293,7 @@ class PoolManager:
         Says nothing yet: the warning comes when the child uses the pool (:meth:`open`).
         """
         state, parent = self._state, self._pid
-        self._lock = threading.RLock()
-        self._state = None
-        self._handles = set()
-        self._retired_pool = None
-        self._paused = None
-        self._leak_watcher = None  # its thread stayed in the parent
-        self._pid = os.getpid()
-        self.counters = PoolCounters(_listener=self._counted)
+        self._reset_process_fields()  # the leak watcher's and pinger's threads stayed behind
         if state is not None:
             registry.keep_inherited(state)
             self._inherited_from = parent
@@ -318,8 +329,10 @@ class PoolManager:
         """Build the client and pool in this process, create the sessions, start the pinger.
 
         Idempotent. With ``wait`` (default) the sessions are created now and an error is
-        raised as :class:`PoolUnavailable` if Spanner cannot be reached; the pool stays open
-        and the pinger keeps creating sessions in the background either way.
+        raised as :class:`PoolUnavailable` if Spanner cannot be reached (the pool stays open
+        and the pinger keeps creating sessions in the background), or as
+        :class:`PoolMisconfigured` if the server refused the settings or no credentials were
+        found (logged once; a failure to build the client is cached and retried with backoff).
         """
         error: Exception | None = None
         with self._lock:
@@ -328,9 +341,11 @@ class PoolManager:
                 raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
             if self._state is not None:
                 return
+            if self._setup_error is not None and time.monotonic() < self._setup_retry_at:
+                raise self._setup_error
             if self._inherited_from is not None:
                 self._warn_inherited()
-            state = self._build()
+            state = self._build_or_cache()
             if wait:
                 # Other threads opening lazily wait on the lock until the sessions exist.
                 try:
@@ -338,17 +353,45 @@ class PoolManager:
                 except Exception as exc:  # noqa: BLE001 - reported below, pinger retries
                     error = exc
             self._state = state
+            if state.pinger is not None:
+                state.pinger.start()
         self._gauges_changed()
-        if error is not None:
-            self.log.error(
-                "could not create its sessions (%s: %s); retrying in the background",
-                type(error).__name__,
-                error,
-            )
-            raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {error}") from error
+        if error is None:
+            return
+        setup_error = error if isinstance(error, PoolMisconfigured) else None
+        setup_error = setup_error or classify_setup_error(error)
+        if setup_error is not None:
+            if not isinstance(state.pool, _MANAGED):  # a managed pool keeps its own
+                self._setup_error = setup_error
+            self.log.error("%s", setup_error)
+            raise setup_error from error
+        self.log.error(
+            "could not create its sessions (%s: %s); retrying in the background",
+            type(error).__name__,
+            error,
+        )
+        raise PoolUnavailable(f"Spanner pool {self.alias!r} could not open: {error}") from error
+
+    def _build_or_cache(self) -> _ProcessState:
+        """:meth:`_build`, remembering a failure (no credentials: discovery can take seconds)
+        so that requests get it at once until the next retry, with a growing wait."""
+        try:
+            state = self._build()
+        except Exception as exc:
+            setup_error = classify_setup_error(exc)
+            if setup_error is None:
+                raise
+            self._setup_error = setup_error
+            self._setup_retry_at = time.monotonic() + self._setup_wait
+            self.log.error("%s (next try in %gs)", setup_error, self._setup_wait)
+            self._setup_wait = min(self._setup_wait * 2, self.SETUP_RETRY_MAX)
+            raise setup_error from exc
+        self._setup_error = None
+        self._setup_wait = self.SETUP_RETRY_FIRST
+        return state
 
     def _build(self) -> _ProcessState:
-        """Client, database, pool and pinger: no RPC yet."""
+        """Client, database, pool, breaker and pinger: no RPC yet, no thread started."""
         s = self.settings
         init_grpc_for_gevent()
         client = self._build_client()
@@ -377,9 +420,11 @@ class PoolManager:
             )
         # Database(pool=...) does not bind; instance.database() would (a network call).
         database = Database(s.database, instance, pool=pool, database_role=s.database_role)
-        database._spanner_api, health = build_spanner_api(
+        database._spanner_api, breaker = build_spanner_api(
             client, emulator_host=s.emulator_host, rpc_timeout=s.rpc_timeout
         )
+        breaker.log = self.log
+        breaker.probe = lambda: _rpc.probe(database)
         pinger = None
         if isinstance(pool, _MANAGED):
             pool.log = self.log
@@ -390,15 +435,35 @@ class PoolManager:
                 name=f"spanner-pools-pinger:{self.alias}:{s.database}",
                 interval=s.ping_interval,
                 log=self.log,
-                channel_down=lambda: health.down,
+                probe=breaker.probe_now,
                 on_pass=self._gauges_changed,
+                on_exit=self._pinger_exited,
                 span_attributes=self._span_attributes,
             )
-            pinger.start()
+            breaker.waiting_for = (
+                "a probe RPC (run by the next request or by the pinger, at most every 2 s) "
+                "gets through; then every session is checked with GetSession before reuse"
+            )
+            managed, wake = pool, pinger.wake
+
+            def recovered() -> None:
+                managed.verify_all()
+                wake()
+
+            breaker.on_recover = recovered
         elif isinstance(pool, BurstyPool):
             pool.bind(database)
+            breaker.waiting_for = (
+                "a probe RPC (run by the next request, at most every 2 s) gets through; "
+                "bursty mode has no pinger"
+            )
+        else:
+            breaker.waiting_for = (
+                "a probe RPC (run by the next request, at most every 2 s) gets through; "
+                "multiplexed mode has no pinger"
+            )
         return _ProcessState(
-            client=client, database=database, pool=pool, pinger=pinger, health=health
+            client=client, database=database, pool=pool, pinger=pinger, breaker=breaker
         )
 
     def _build_client(self) -> Client:
@@ -418,12 +483,15 @@ class PoolManager:
         return Client(project=s.project, credentials=credentials)
 
     def _fill(self, state: _ProcessState) -> None:
-        """Create the pool's sessions now (or the multiplexed session)."""
+        """Create the pool's sessions now (or the multiplexed session, or one bursty session:
+        a database that does not exist is reported at open in every mode)."""
         pool = state.pool
         if isinstance(pool, _MANAGED):
             pool.replenish()
         elif pool is None:
             self._multiplexed(state)
+        else:
+            pool.put(pool.get())
 
     def _multiplexed(self, state: _ProcessState) -> Session:
         if state.multiplexed is None:
@@ -435,7 +503,10 @@ class PoolManager:
     def close(self, timeout: float = 5.0) -> None:
         """Stop the pinger, wait up to ``timeout`` s for lent sessions, delete every session.
 
-        Idempotent; registered to run at exit. A closed manager cannot be opened again.
+        Idempotent; registered to run at exit. A closed manager cannot be opened again. New
+        checkouts fail at once with :class:`PoolClosed`; a session returned (or created by a
+        pinger pass still running) after this deletes itself. The channel is closed once no
+        thread uses it any more.
         """
         with self._lock:
             self._check_process()
@@ -443,6 +514,7 @@ class PoolManager:
                 return
             self._closed = True
             state, self._state = self._state, None
+            self._retired = state
         registry.unregister(self)
         watcher, self._leak_watcher = self._leak_watcher, None
         if watcher is not None:
@@ -453,30 +525,61 @@ class PoolManager:
         if state is None:
             self._gauges_changed()
             return
-        self._retired_pool = state.pool
-        if state.pinger is not None:
-            state.pinger.stop()
         deadline = time.monotonic() + timeout
-        while self.counters.in_use > 0 and time.monotonic() < deadline:
+        pool = state.pool
+        if isinstance(pool, _MANAGED):
+            pool.mark_closed()
+        if state.pinger is not None and not state.pinger.stop(timeout=max(timeout, 1.0)):
+            with state.lock:
+                state.pinger_abandoned = True
+            self.log.warning(
+                "the pinger is still inside an RPC; it deletes what it holds when that ends"
+            )
+        while self._loans and time.monotonic() < deadline:
             time.sleep(0.02)
-        if self.counters.in_use:
+        if self._loans:
             self.log.warning(
                 "closing with %d session(s) still lent out; they are deleted when returned",
-                self.counters.in_use,
+                len(self._loans),
             )
         try:
-            if state.pool is not None:
-                state.pool.clear()
+            if pool is not None:
+                pool.clear()
             if state.multiplexed is not None:
                 event = state.database.sessions_manager._multiplexed_session_terminate_event
                 if event is not None:
                     event.set()
         except Exception as exc:  # noqa: BLE001 - closing must finish
             self.log.warning("error while deleting sessions: %s", exc)
-        if not self.counters.in_use:
-            state.database.spanner_api.transport.close()
+        state.retiring = True
+        self._close_transport_if_unused(state)
         self._gauges_changed()
         self.log.info("closed")
+
+    def _pinger_exited(self) -> None:
+        """The pinger thread ends: if the manager closed meanwhile, it was the last user."""
+        state = self._retired
+        if state is None or self._pid != os.getpid():
+            return
+        with state.lock:
+            abandoned = state.pinger_abandoned
+        if abandoned and isinstance(state.pool, _MANAGED):
+            state.pool.clear()  # whatever its last pass created after close() gave up waiting
+        self._close_transport_if_unused(state)
+
+    def _close_transport_if_unused(self, state: _ProcessState) -> None:
+        """Close the channel once closing began, the pinger ended and nothing is lent."""
+        pinger_running = state.pinger is not None and state.pinger.is_alive()
+        if pinger_running and state.pinger is not None:
+            pinger_running = state.pinger.name != threading.current_thread().name
+        with state.lock:
+            if not state.retiring or state.transport_closed or self._loans or pinger_running:
+                return
+            state.transport_closed = True
+        try:
+            state.database.spanner_api.transport.close()
+        except Exception as exc:  # noqa: BLE001 - closing must finish
+            self.log.warning("error while closing the channel: %s", exc)
 
     def __enter__(self) -> PoolManager:
         self.open()
@@ -492,6 +595,8 @@ class PoolManager:
         self._check_process()
         state = self._state
         if state is None:
+            if self._closed:
+                raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
             self.open()
             state = self._state
             if state is None:
@@ -517,8 +622,10 @@ class PoolManager:
         """A new request-scoped handle; checks a session out only when first used."""
         return SessionHandle(self)
 
-    def _checkout(self, handle: SessionHandle) -> Session:
-        """Lend ``handle`` a session: traced, counted, observed and watched for leaks."""
+    # -- the Lender interface of SessionHandle ------------------------------------------------
+
+    def lend(self) -> Loan:
+        """Lend a session to a handle: traced, counted, observed and watched for leaks."""
         with tracing.span("spanner_pools.checkout", self._span_attributes) as span:
             state = self._ensure_state()
             start = time.monotonic()
@@ -526,78 +633,125 @@ class PoolManager:
             waited = time.monotonic() - start
             if span is not None:
                 span.set_attribute("spanner_pools.wait_seconds", waited)
-        pool_waits = isinstance(state.pool, _MANAGED)  # the others never wait for a session
-        self.counters.checked_out(waited, did_wait=waited > 0.001 and pool_waits)
+        loan = Loan(session)
         watch = self.settings.leak_timeout is not None
         if watch:
-            handle.checked_out_at = time.monotonic()
-            handle.thread_name = threading.current_thread().name
-            handle.checkout_stack = _caller_stack()
+            loan.checked_out_at = time.monotonic()
+            loan.checkout_stack = _caller_stack()
         with self._lock:
-            self._handles.add(handle)
+            self._loans.add(loan)
+            in_use = len(self._loans)
+        pool_waits = isinstance(state.pool, _MANAGED)  # the others never wait for a session
+        self.counters.checked_out(waited, did_wait=waited > 0.001 and pool_waits, in_use=in_use)
         if watch:
             self._watch_leaks()
         observers = registry.observers()
         if observers:
             self._notify(observers, lambda o: o.checked_out(self, waited))
             self._notify(observers, lambda o: o.gauges_changed(self))
-        return session
+        return loan
 
     def _get_session(self, state: _ProcessState) -> Session:
-        if state.pool is None:
-            try:
-                return self._multiplexed(state)
-            except TRANSPORT_ERRORS as exc:
-                raise PoolUnavailable(f"Spanner is unreachable: {exc}") from exc
-        if isinstance(state.pool, _MANAGED):
-            return state.pool.get(timeout=self.settings.pool_timeout)
+        pool = state.pool
+        if isinstance(pool, _MANAGED):
+            return pool.get(timeout=self.settings.pool_timeout)  # raises the pool's own errors
         try:
-            session: Session = state.pool.get()
+            session: Session = self._multiplexed(state) if pool is None else pool.get()
         except TRANSPORT_ERRORS as exc:
             raise PoolUnavailable(f"Spanner is unreachable: {exc}") from exc
+        except Exception as exc:
+            setup_error = classify_setup_error(exc)
+            if setup_error is None:
+                raise
+            self._setup_error = setup_error
+            raise setup_error from exc
+        self._setup_error = None
         return session
 
-    def _checkin(self, handle: SessionHandle, session: Session) -> None:
+    def _forget_loan(self, loan: Loan) -> bool:
+        """Drop ``loan`` from this process's books; False if it was not (or no longer) ours."""
         with self._lock:
-            self._handles.discard(handle)
-        self.counters.returned()
-        if self._pid != os.getpid():
-            return  # a handle from the parent: its session is not ours to return
-        pool = self._state.pool if self._state is not None else self._retired_pool
-        if pool is None:
-            self._gauges_changed()
-            return  # the multiplexed session is shared, never lent
-        if self._closed and isinstance(pool, BurstyPool):
-            try:
-                session.delete()
-            except Exception as exc:  # noqa: BLE001 - best effort after close
-                self.log.warning("could not delete session %s: %s", session.session_id, exc)
-            return
-        pool.put(session)
+            if loan not in self._loans:
+                return False
+            self._loans.discard(loan)
+            in_use = len(self._loans)
+        self.counters.set_in_use(in_use)
+        return True
+
+    def give_back(self, loan: Loan) -> None:
+        """Return a loan's session to the pool it came from (deleted if that pool closed)."""
+        if self._pid != os.getpid() or loan not in self._loans:
+            return  # a handle from the parent, or returned already: not ours to return
+        state = self._state or self._retired
+        pool = state.pool if state is not None else None
+        if pool is not None:
+            if self._closed and isinstance(pool, BurstyPool):
+                try:
+                    session = loan.session
+                    _rpc.delete_session(state.database, session, timeout=self.settings.rpc_timeout)  # type: ignore[union-attr]
+                except Exception as exc:  # noqa: BLE001 - best effort after close
+                    self.log.warning("could not delete session: %s", exc)
+            else:
+                pool.put(loan.session)
+        # else: the multiplexed session is shared, never lent
+        self._forget_loan(loan)  # only now: close() waits for it before closing the channel
+        if self._closed and state is not None:
+            self._close_transport_if_unused(state)
         self._gauges_changed()
 
-    def _replace(self, handle: SessionHandle, session: Session) -> Session:
-        """A new session for one the server lost; on failure the handle holds none."""
-        state = self._ensure_state()
-        pool = state.pool
+    def renew(self, loan: Loan) -> None:
+        """A new session for the loan's one, which the server lost; on failure the loan is
+        returned (the handle then holds none)."""
         try:
+            state = self._ensure_state()
+            pool = state.pool
             if pool is None:
                 state.database.sessions_manager._multiplexed_session = None
                 state.multiplexed = None
-                return self._multiplexed(state)
-            if isinstance(pool, _MANAGED):
-                return pool.replace(session)
-            new: Session = pool._new_session()
-            new.create()
-            self.counters.add(sessions_replaced=1, sessions_created=1)
-            return new
+                loan.session = self._multiplexed(state)
+            elif isinstance(pool, _MANAGED):
+                loan.session = pool.replace(loan.session)
+            else:
+                new: Session = pool._new_session()
+                new.create()
+                self.counters.add(sessions_replaced=1, sessions_created=1)
+                loan.session = new
         except Exception:
-            with self._lock:
-                self._handles.discard(handle)
-            self.counters.returned()
+            self._forget_loan(loan)
             raise
         finally:
             self._gauges_changed()
+
+    def abandoned(self, loan: Loan) -> None:
+        """A handle was garbage collected without ``close()``: give its session back.
+
+        Runs from the garbage collector, possibly while this thread holds a pool lock, so
+        the return happens in a short-lived thread of its own.
+        """
+        if self._pid != os.getpid() or loan not in self._loans:
+            return
+        # RuntimeError: the interpreter is shutting down; atexit's close() deletes it.
+        with contextlib.suppress(RuntimeError):
+            threading.Thread(
+                target=self._return_abandoned, args=(loan,), name="spanner-pools-gc", daemon=True
+            ).start()
+
+    def _return_abandoned(self, loan: Loan) -> None:
+        self.log.warning(
+            "a SessionHandle was garbage collected without close(); its session was returned "
+            "(use `with manager.session() as handle:` or close it)%s",
+            f"; checked out at:\n{loan.checkout_stack}" if loan.checkout_stack else "",
+        )
+        self.give_back(loan)
+
+    def unavailable(self, exc: BaseException) -> PoolUnavailable:
+        """Count a transport failure of a request; the ``PoolUnavailable`` to raise for it."""
+        self.counters.add(transport_errors=1)
+        return PoolUnavailable(f"Spanner is unreachable: {type(exc).__name__}: {exc}")
+
+    def counted_unavailable(self, exc: PoolUnavailable) -> None:
+        """Count a ``PoolUnavailable`` (fail-fast, no session) on its way to a request."""
+        self.counters.add(transport_errors=1)
 
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""
@@ -632,6 +786,7 @@ class PoolManager:
         state = self._state
         pool = state.pool if state else None
         counters = self.counters.snapshot()
+        setup_error = self._setup_error or getattr(pool, "setup_error", None)
         stats: dict[str, Any] = {
             "pid": os.getpid(),
             "alias": self.alias,
@@ -642,9 +797,13 @@ class PoolManager:
             "size": self.settings.pool_size,
             "sessions": 0,
             "available": 0,
+            "waiting": 0,
             "oldest_session_age": 0.0,
             "pinger_alive": bool(state and state.pinger and state.pinger.is_alive()),
             "leak_watcher_alive": bool(self._leak_watcher and self._leak_watcher.is_alive()),
+            "unreachable": bool(state and state.breaker.down),
+            "unreachable_seconds": state.breaker.seconds_down() if state else 0.0,
+            "setup_error": str(setup_error) if setup_error is not None else None,
         }
         if isinstance(pool, _MANAGED):
             stats.update(pool.pool_stats())
@@ -654,6 +813,7 @@ class PoolManager:
             stats["size"] = stats["sessions"] = int(state.multiplexed is not None)
             stats["available"] = stats["size"]
         stats.update(counters)
+        stats["in_use"] = len(self._loans)
         return stats
 
     def _gauges(self) -> dict[str, float]:
@@ -694,7 +854,7 @@ class PoolManager:
     # -- leak detection -----------------------------------------------------------------------
 
     def _watch_leaks(self) -> None:
-        """Make sure this process's leak watcher runs, and make it look at the new handle."""
+        """Make sure this process's leak watcher runs, and make it look at the new loan."""
         watcher = self._leak_watcher
         if watcher is None:
             with self._lock:
@@ -707,34 +867,34 @@ class PoolManager:
         watcher.poke()
 
     def _report_leaks(self) -> float | None:
-        """Log, once per handle, sessions held longer than ``LEAK_TIMEOUT``.
+        """Log, once per loan, sessions held longer than ``LEAK_TIMEOUT``.
 
-        Returns the seconds until the next handle becomes due (None: nothing to watch).
+        Returns the seconds until the next loan becomes due (None: nothing to watch).
         """
         limit = self.settings.leak_timeout
         if limit is None:
             return None
         now = time.monotonic()
         with self._lock:
-            handles = list(self._handles)
+            loans = list(self._loans)
         next_due: float | None = None
-        for handle in handles:
-            since = handle.checked_out_at
-            if handle.leak_reported or since is None:
+        for loan in loans:
+            since = loan.checked_out_at
+            if loan.leak_reported or since is None:
                 continue
             held = now - since
             if held < limit:
                 next_due = limit - held if next_due is None else min(next_due, limit - held)
                 continue
-            handle.leak_reported = True
+            loan.leak_reported = True
             self.counters.add(leaks_reported=1)
             self.log.warning(
                 "session held for %.1fs (LEAK_TIMEOUT=%gs) by thread %s and not returned "
                 "(reported once per handle); checked out at:\n%s",
                 held,
                 limit,
-                handle.thread_name,
-                handle.checkout_stack or "(stack not recorded)",
+                loan.thread_name,
+                loan.checkout_stack or "(stack not recorded)",
             )
         return next_due
 

@@ -54,12 +54,12 @@ class PoolCounters:
         if self._listener is not None:
             self._listener(amounts)
 
-    def checked_out(self, waited: float, did_wait: bool) -> None:
-        """Record one checkout and keep ``max_in_use`` current."""
+    def checked_out(self, waited: float, did_wait: bool, in_use: int) -> None:
+        """Record one checkout; ``in_use`` is the number of sessions lent now."""
         with self._lock:
             self.checkouts += 1
-            self.in_use += 1
-            self.max_in_use = max(self.max_in_use, self.in_use)
+            self.in_use = in_use
+            self.max_in_use = max(self.max_in_use, in_use)
             if did_wait:
                 self.waits += 1
                 self.wait_seconds += waited
@@ -69,9 +69,10 @@ class PoolCounters:
             else:
                 self._listener({"checkouts": 1})
 
-    def returned(self) -> None:
+    def set_in_use(self, in_use: int) -> None:
+        """The number of sessions lent now (the manager counts its loans: never negative)."""
         with self._lock:
-            self.in_use -= 1
+            self.in_use = in_use
 
     def snapshot(self) -> dict[str, float]:
         """A consistent copy of every counter."""

@@ -1,10 +1,11 @@
-"""A loopback TCP proxy that can swallow traffic, to make RPCs hang as on a broken network."""
+"""A loopback TCP proxy that can swallow, delay or refuse traffic, as a broken network does."""
 
 from __future__ import annotations
 
 import contextlib
 import socket
 import threading
+import time
 
 from spanner_pools.emulator import free_port
 
@@ -14,18 +15,36 @@ class BlackHoleProxy:
 
     Clients keep their connections and their writes succeed, but nothing comes back, so each
     RPC waits for its deadline. ``restore()`` closes the swallowed connections so clients
-    reconnect cleanly.
+    reconnect cleanly. ``delay`` (seconds) holds every chunk back that long; ``refuse()``
+    closes the port (connections are refused) until ``accept_again()``. ``accepted`` counts
+    the connections made.
     """
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int, *, port: int | None = None) -> None:
         self.target_port = target_port
-        self.port = free_port()
+        self.port = port or free_port()
         self.black_hole = False
-        self._server = socket.create_server(("127.0.0.1", self.port))
+        self.delay = 0.0
+        self.accepted = 0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
         self._running = True
+        self._listen()
+
+    def _listen(self) -> None:
+        self._server = socket.create_server(("127.0.0.1", self.port))
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
+
+    def refuse(self) -> None:
+        """Close the port and every connection: clients get "connection refused"."""
+        with contextlib.suppress(OSError):
+            self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
+        self._server.close()
+        self._drop_connections()
+
+    def accept_again(self) -> None:
+        """Listen on the same port again after :meth:`refuse`."""
+        self._listen()
 
     @property
     def host(self) -> str:
@@ -40,6 +59,7 @@ class BlackHoleProxy:
             if not self._running:
                 client.close()
                 return
+            self.accepted += 1
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:
@@ -56,6 +76,8 @@ class BlackHoleProxy:
                 data = src.recv(65536)
                 if not data:
                     break
+                if self.delay:
+                    time.sleep(self.delay)
                 if not self.black_hole:
                     dst.sendall(data)
         for sock in (src, dst):

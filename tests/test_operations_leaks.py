@@ -24,10 +24,16 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
         time.sleep(0.02)
 
 
+#: Handles a test keeps without closing them (the bug being detected). A handle that is
+#: dropped instead is returned when garbage collected (test_a_dropped_handle_...).
+HELD: list[SessionHandle] = []
+
+
 def leak_a_session(manager: PoolManager) -> None:
-    """Check a session out and drop the handle without closing it (the bug being detected)."""
+    """Check a session out and keep the handle without closing it (the bug being detected)."""
     handle = manager.session()
     assert handle.execute_sql("SELECT 1") == [[1]]
+    HELD.append(handle)
 
 
 def leak_reports(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -69,6 +75,29 @@ def test_a_lost_handle_is_reported_once_with_its_stack(
     assert len(leak_reports(caplog)) == 2
     assert manager.stats()["in_use"] == 2
     manager.close(timeout=0)  # the leaked sessions are never coming back
+    for handle in HELD:
+        handle.close()  # deleted, as the pool is closed
+    HELD.clear()
+
+
+@pytest.mark.parametrize("pool", ["pinging", "bursty", "multiplexed"])
+def test_a_dropped_handle_gives_its_session_back_when_collected(
+    make_manager: Make, caplog: pytest.LogCaptureFixture, pool: str
+) -> None:
+    """A handle dropped without close() does not hold its session for the process's life."""
+    import gc
+
+    caplog.set_level(logging.WARNING, logger="spanner_pools")
+    manager = make_manager(POOL=pool, POOL_SIZE=1, POOL_TIMEOUT=0.5)
+    for _ in range(3):  # with POOL_SIZE 1, the second checkout needs the first one back
+        handle = manager.session()
+        assert handle.execute_sql("SELECT 1") == [[1]]
+        del handle
+        gc.collect()
+        wait_for(lambda: manager.stats()["in_use"] == 0)
+    assert manager.stats()["checkouts"] == 3
+    warnings = [r for r in caplog.records if "garbage collected without close()" in r.getMessage()]
+    assert len(warnings) == 3
 
 
 def test_returned_handles_stay_quiet(make_manager: Make, caplog: pytest.LogCaptureFixture) -> None:

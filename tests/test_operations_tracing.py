@@ -70,7 +70,7 @@ def test_pinger_passes_and_manual_pings_are_traced(
 ) -> None:
     _, exporter = spans
     manager = make_manager(POOL_SIZE=2, PING_INTERVAL=0.2)
-    manager.open()
+    manager.open(wait=False)  # the pinger's first pass creates the sessions
     deadline = time.monotonic() + 30  # guards against a hang only
     while not any(
         (s.attributes or {}).get("spanner_pools.pings", 0) > 0
