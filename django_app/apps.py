@@ -26,9 +26,13 @@ class SpannerPoolsConfig(AppConfig):
 
     def ready(self) -> None:
         """Build one PoolManager per alias: no network (pools open on first use or through
-        the worker hooks), and an invalid ``SPANNER`` is left for the checks to report."""
+        the worker hooks), and an invalid ``SPANNER`` is left for the checks to report.
+        A missing middleware is reported at the first request (see :mod:`django_app.guards`)."""
         from . import checks  # noqa: F401 - registers the system checks
+        from .guards import install
         from .sessions import pools
+
+        install()  # request.spanner without the middleware: a clear error, W001 logged
 
         setting_changed.connect(
             _spanner_setting_changed, dispatch_uid="spanner_pools.setting_changed"

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
 from spanner_pools import SETTINGS_KEYS, ConfigurationError, SpannerSettings
+from spanner_pools._strings import convert_value
 from spanner_pools.settings import show_value
 
 __all__ = [
@@ -181,7 +182,15 @@ def _validate_alias(
                 key=str(key),
             )
         )
-    current = {k: v for k, v in values.items() if isinstance(k, str) and k in SETTINGS_KEYS}
+    current: dict[str, Any] = {}
+    unreadable: list[Problem] = []  # reported after the core's problems, in key order
+    for key, value in values.items():
+        if not (isinstance(key, str) and key in SETTINGS_KEYS):
+            continue
+        try:  # the one string rule of every adapter: POOL_SIZE="10" is 10
+            current[key] = convert_value(key, value, name=fmt.format(key=key))
+        except ConfigurationError as exc:
+            unreadable.append(Problem("E008", f"{exc}.", alias=alias, key=key))
     reported: set[str] = set()
     result: SpannerSettings | None = None
     for _ in range(len(SETTINGS_KEYS) + 1):
@@ -204,6 +213,7 @@ def _validate_alias(
                 break
             else:
                 del current[key]
+    problems.extend(unreadable)
     return (result if not problems else None), problems
 
 

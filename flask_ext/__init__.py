@@ -1,15 +1,18 @@
 """Flask adapter of spanner-pools: ``spanner = Spanner(); spanner.init_app(app)``.
 
 ``spanner.session`` is the request's pooled Spanner session; config keys are the core
-settings with a ``SPANNER_`` prefix. See docs/flask.md.
+settings with a ``SPANNER_`` prefix; ``SPANNER_BINDS`` adds named databases
+(``spanner.sessions["analytics"]``). See docs/flask.md.
 """
 
 from spanner_pools import PoolError, PoolExhausted, PoolUnavailable
 
+from .binds import BindDoesNotExist
 from .cli import spanner_cli
 from .extension import Spanner, settings_from_config
 
 __all__ = [
+    "BindDoesNotExist",
     "PoolError",
     "PoolExhausted",
     "PoolUnavailable",

@@ -1,102 +1,95 @@
-"""``flask spanner status`` and ``flask spanner ping``: the pool of the app, from a shell.
+"""``flask spanner status`` and ``flask spanner ping``: the app's databases, from a shell.
 
-Both open the app's pool in the CLI process (creating its sessions), talk to the database
-and exit non-zero with a clear message when it does not answer.
+Both build no pool: :mod:`spanner_pools.status` runs ``SELECT 1`` on one temporary session
+(``ping``) and lists the sessions on the server (``status``), every RPC bounded by the
+database's ``RPC_TIMEOUT`` or ``--timeout``. They cover the default ``SPANNER_*`` database
+(shown as ``default``) and every bind (``--bind NAME`` for one) and exit non-zero when a
+database does not answer.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from typing import Any
 
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
-from spanner_pools import PoolManager
+from spanner_pools import SpannerSettings
 
 __all__ = ["spanner_cli"]
 
 logger = logging.getLogger(__name__)
 
-spanner_cli = AppGroup("spanner", help="Inspect and ping the app's Spanner session pool.")
+spanner_cli = AppGroup("spanner", help="Check the app's Spanner databases and their sessions.")
+
+_DEFAULT = "default"
 
 
-def _manager() -> PoolManager:
-    """The current app's manager, or a usage error if the extension is not registered."""
+def _databases(bind: str | None) -> dict[str, SpannerSettings]:
+    """Name -> settings of the app's databases (``--bind`` picks one); usage errors otherwise."""
+    from spanner_pools import PoolManager
+
     manager = current_app.extensions.get("spanner")
     if not isinstance(manager, PoolManager):
         raise click.UsageError(
             f"the Flask app {current_app.name!r} has no Spanner extension. "
             "Did you forget to call 'init_app'?"
         )
-    return manager
+    databases = {_DEFAULT: manager.settings}
+    for name, bound in current_app.extensions.get("spanner_binds", {}).items():
+        databases[name] = bound.settings
+    if bind is None:
+        return databases
+    if bind not in databases:
+        names = ", ".join(repr(n) for n in databases)
+        raise click.UsageError(
+            f"no Spanner bind {bind!r} (configured: {names}; binds come from SPANNER_BINDS)"
+        )
+    return {bind: databases[bind]}
 
 
-def _database_path(manager: PoolManager) -> str:
-    s = manager.settings
-    return f"projects/{s.project}/instances/{s.instance}/databases/{s.database}"
+_bind_option = click.option(
+    "--bind",
+    metavar="NAME",
+    help="Only this database: 'default' (SPANNER_*) or a SPANNER_BINDS name. Default: all.",
+)
+_timeout_option = click.option(
+    "--timeout",
+    type=click.FloatRange(min=0, min_open=True),
+    help="Seconds all RPCs of one database may take together (default: its RPC_TIMEOUT).",
+)
+_json_option = click.option(
+    "--json", "as_json", is_flag=True, help="Print one JSON document instead of text."
+)
 
 
-def _echo_section(title: str, values: dict[str, Any]) -> None:
-    click.echo(f"{title}:")
-    width = max((len(k) for k in values), default=0)
-    for key, value in values.items():
-        click.echo(f"  {key:<{width}}  {value}")
+def _run(bind: str | None, timeout: float | None, as_json: bool, list_sessions: bool) -> None:
+    from spanner_pools import status
+
+    reports = status.check_databases(_databases(bind), timeout=timeout, list_sessions=list_sessions)
+    if as_json:
+        click.echo(status.render_json(reports))
+    else:
+        click.echo(status.render_text(reports, settings=list_sessions))
+    failures = status.unreachable(reports)
+    if failures:
+        raise click.ClickException("\n".join(failures))
 
 
 @spanner_cli.command("status")
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
-def status_command(as_json: bool) -> None:
-    """Print the settings (no secrets) and pool stats; check that the database answers."""
-    manager = _manager()
-    settings = manager.settings.describe()
-    error: Exception | None = None
-    try:
-        manager.check()
-    except Exception as exc:  # noqa: BLE001 - any failure means "does not answer"
-        error = exc
-    stats = manager.stats()
-    path = _database_path(manager)
-    if as_json:
-        report = {
-            "database": path,
-            "ok": error is None,
-            "error": None if error is None else f"{type(error).__name__}: {error}",
-            "settings": settings,
-            "stats": stats,
-        }
-        click.echo(json.dumps(report, indent=2, sort_keys=True, default=str))
-    else:
-        click.echo(f"database: {path}")
-        click.echo(f"check:    {'ok (SELECT 1 answered)' if error is None else 'FAILED'}")
-        _echo_section("settings", settings)
-        _echo_section("stats", stats)
-    if error is not None:
-        raise click.ClickException(
-            f"Spanner database {path} did not answer: {type(error).__name__}: {error}"
-        )
+@_bind_option
+@_timeout_option
+@_json_option
+def status_command(bind: str | None, timeout: float | None, as_json: bool) -> None:
+    """Is each database reachable, and what sessions does the server hold (by label, ages)?"""
+    _run(bind, timeout, as_json, list_sessions=True)
 
 
 @spanner_cli.command("ping")
-def ping_command() -> None:
-    """Ping every idle session of the pool now (creating the pool first)."""
-    manager = _manager()
-    path = _database_path(manager)
-    try:
-        count = manager.ping()
-        if count == 0:
-            # Nothing idle was pinged (bursty/multiplexed pool, every session lent, or none
-            # created yet): still prove that the database answers.
-            manager.check()
-    except Exception as exc:  # noqa: BLE001 - report any failure as unreachable
-        raise click.ClickException(
-            f"Spanner database {path} did not answer: {type(exc).__name__}: {exc}"
-        ) from exc
-    stats = manager.stats()
-    click.echo(
-        f"pinged {count} session(s) of {path} "
-        f"(pool {stats['pool']!r}, {stats['sessions']} session(s), "
-        f"{stats['ping_errors']} ping error(s))"
-    )
+@_bind_option
+@_timeout_option
+@_json_option
+def ping_command(bind: str | None, timeout: float | None, as_json: bool) -> None:
+    """Run SELECT 1 on a temporary session of each database (no pool is created)."""
+    _run(bind, timeout, as_json, list_sessions=False)

@@ -1,19 +1,18 @@
-"""The ``Spanner`` Flask extension: one pool manager per app, one session handle per app context.
+"""The ``Spanner`` Flask extension: one pool manager per app and bind, one handle per app context.
 
 All pool, pinger, fork and stats logic lives in :mod:`spanner_pools`; this module only reads
-``SPANNER_*`` config, keeps a :class:`~spanner_pools.PoolManager` in ``app.extensions``, lends
-a request-scoped :class:`~spanner_pools.SessionHandle` and answers pool errors with a 503.
+``SPANNER_*`` config (and ``SPANNER_BINDS``, see :mod:`flask_ext.binds`), keeps the
+:class:`~spanner_pools.PoolManager` objects in ``app.extensions``, lends request-scoped
+:class:`~spanner_pools.SessionHandle` objects and answers pool errors with a 503.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import math
-import re
 import weakref
 from collections.abc import Mapping
+from types import MappingProxyType
 from typing import Any
 
 from flask import Flask, current_app, g, has_app_context
@@ -23,16 +22,23 @@ from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 from spanner_pools import (
     SETTINGS_KEYS,
-    ConfigurationError,
     PoolError,
     PoolManager,
     SessionHandle,
     SpannerSettings,
 )
+from spanner_pools._strings import convert_strings
 
+from .binds import BINDS_KEY, BindDoesNotExist, BoundSessions, binds_from_config
 from .cli import spanner_cli
 
-__all__ = ["CONFIG_PREFIX", "EXTENSION_KEY", "Spanner", "settings_from_config"]
+__all__ = [
+    "BINDS_EXTENSION_KEY",
+    "CONFIG_PREFIX",
+    "EXTENSION_KEY",
+    "Spanner",
+    "settings_from_config",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -40,15 +46,10 @@ logger = logging.getLogger(__name__)
 CONFIG_PREFIX = "SPANNER_"
 #: Key of the app's :class:`~spanner_pools.PoolManager` in ``app.extensions``.
 EXTENSION_KEY = "spanner"
-#: Attribute of ``g`` holding the app context's session handle.
-_HANDLE_ATTR = "_spanner_pools_handle"
-
-# Env vars are strings: these keys accept a numeric string and are converted here.
-_INT_KEYS = frozenset({"POOL_SIZE"})
-_FLOAT_KEYS = frozenset(
-    {"POOL_TIMEOUT", "PING_INTERVAL", "MAX_SESSION_AGE", "LEAK_TIMEOUT", "RPC_TIMEOUT"}
-)
-_INT_RE = re.compile(r"^[+-]?[0-9]+$")
+#: Key of the app's binds (name -> :class:`~spanner_pools.PoolManager`) in ``app.extensions``.
+BINDS_EXTENSION_KEY = "spanner_binds"
+#: Attribute of ``g`` holding the app context's session handles (bind -> handle).
+_HANDLES_ATTR = "_spanner_pools_handles"
 
 
 def _config_defaults() -> dict[str, Any]:
@@ -59,48 +60,8 @@ def _config_defaults() -> dict[str, Any]:
         field = fields.get(key)
         default = None if field is None else field.default
         defaults[CONFIG_PREFIX + key] = None if default is dataclasses.MISSING else default
+    defaults[BINDS_KEY] = None
     return defaults
-
-
-def _convert(key: str, name: str, value: Any) -> Any:
-    """Turn an env-var string into the type the core expects; other values pass unchanged."""
-    if not isinstance(value, str):
-        return value
-    text = value.strip()
-    if key in _INT_KEYS:
-        if not _INT_RE.match(text):
-            raise ConfigurationError(
-                f"{name}: expected an integer (or a string of digits), got {value!r} (str)",
-                key=name,
-                value=value,
-            )
-        return int(text)
-    if key in _FLOAT_KEYS:
-        try:
-            number = float(text)
-        except ValueError:
-            number = math.nan
-        if not math.isfinite(number):
-            raise ConfigurationError(
-                f"{name}: expected a number of seconds (or a numeric string), got {value!r} (str)",
-                key=name,
-                value=value,
-            )
-        return number
-    if key == "LABELS":
-        try:
-            labels = json.loads(text)
-        except ValueError:
-            labels = None
-        if not isinstance(labels, dict):
-            raise ConfigurationError(
-                f'{name}: expected a dict of str to str or a JSON object such as \'{{"team": '
-                f'"web"}}\', got {value!r} (str)',
-                key=name,
-                value=value,
-            )
-        return labels
-    return value
 
 
 def settings_from_config(config: Mapping[str, Any]) -> SpannerSettings:
@@ -110,10 +71,12 @@ def settings_from_config(config: Mapping[str, Any]) -> SpannerSettings:
     """
     values: dict[str, Any] = {}
     for name, value in config.items():
-        if isinstance(name, str) and name.startswith(CONFIG_PREFIX):
-            key = name[len(CONFIG_PREFIX) :]
-            values[key] = _convert(key, name, value)
-    return SpannerSettings.from_mapping(values, key_format=CONFIG_PREFIX + "{key}")
+        if isinstance(name, str) and name.startswith(CONFIG_PREFIX) and name != BINDS_KEY:
+            values[name[len(CONFIG_PREFIX) :]] = value
+    key_format = CONFIG_PREFIX + "{key}"
+    return SpannerSettings.from_mapping(
+        convert_strings(values, key_format=key_format), key_format=key_format
+    )
 
 
 class Spanner:
@@ -121,11 +84,14 @@ class Spanner:
 
     ``Spanner(app)`` or ``spanner = Spanner()`` then ``spanner.init_app(app)``. The instance
     never stores an app: it finds the current one through ``current_app``, so one instance
-    serves several apps, each with its own :class:`~spanner_pools.PoolManager`.
+    serves several apps, each with its own :class:`~spanner_pools.PoolManager` per database
+    (the default ``SPANNER_*`` one under ``None``, each of ``SPANNER_BINDS`` under its name).
     """
 
     def __init__(self, app: Flask | None = None) -> None:
-        self._managers: weakref.WeakKeyDictionary[Flask, PoolManager] = weakref.WeakKeyDictionary()
+        self._managers: weakref.WeakKeyDictionary[Flask, dict[str | None, PoolManager]] = (
+            weakref.WeakKeyDictionary()
+        )
         if app is not None:
             self.init_app(app)
 
@@ -135,21 +101,27 @@ class Spanner:
     # -- registration ------------------------------------------------------------------------
 
     def init_app(self, app: Flask) -> None:
-        """Validate ``app.config``, create the app's (unopened) pool manager and register the
+        """Validate ``app.config``, create the app's (unopened) pool managers and register the
         teardown, the 503 error handler and the ``flask spanner`` commands. No network.
         """
         if EXTENSION_KEY in app.extensions:
             raise RuntimeError(
                 f"A 'Spanner' instance has already been registered on the Flask app "
                 f"{app.name!r}. Import and use that instance instead of calling 'init_app' "
-                "again."
+                "again (several databases: SPANNER_BINDS and spanner.sessions[name])."
             )
         for name, default in _config_defaults().items():
             app.config.setdefault(name, default)
         settings = settings_from_config(app.config)
-        manager = PoolManager(settings, alias=app.name)
-        app.extensions[EXTENSION_KEY] = manager
-        self._managers[app] = manager
+        binds = binds_from_config(app.config.get(BINDS_KEY), settings)
+        managers: dict[str | None, PoolManager] = {None: PoolManager(settings, alias=app.name)}
+        for bind, bind_settings in binds.items():
+            managers[bind] = PoolManager(bind_settings, alias=f"{app.name}:{bind}")
+        app.extensions[EXTENSION_KEY] = managers[None]
+        app.extensions[BINDS_EXTENSION_KEY] = MappingProxyType(
+            {bind: m for bind, m in managers.items() if bind is not None}
+        )
+        self._managers[app] = managers
         app.teardown_appcontext(self._teardown)
         # An app handler registered before init_app (for PoolError itself) is kept; handlers
         # for subclasses (PoolExhausted) win over this one anyway.
@@ -157,12 +129,12 @@ class Spanner:
             app.register_error_handler(PoolError, self._handle_pool_error)
         if spanner_cli.name not in app.cli.commands:
             app.cli.add_command(spanner_cli)
-        logger.debug("Spanner extension registered on app %r: %r", app.name, manager)
+        logger.debug("Spanner extension registered on app %r: %r", app.name, managers)
 
     # -- the current app's objects -----------------------------------------------------------
 
-    def get_manager(self, app: Flask | None = None) -> PoolManager:
-        """The :class:`~spanner_pools.PoolManager` of ``app`` (default: the current app)."""
+    def get_managers(self, app: Flask | None = None) -> dict[str | None, PoolManager]:
+        """Every manager of ``app`` (default: the current app): ``None`` first, then binds."""
         if app is None:
             if not has_app_context():
                 raise RuntimeError(
@@ -171,8 +143,8 @@ class Spanner:
                     "'with app.app_context():')."
                 )
             app = current_app._get_current_object()  # type: ignore[attr-defined]
-        manager = self._managers.get(app)
-        if manager is None:
+        managers = self._managers.get(app)
+        if managers is None:
             if EXTENSION_KEY in app.extensions:
                 raise RuntimeError(
                     f"The Flask app {app.name!r} is registered with another 'Spanner' "
@@ -183,42 +155,63 @@ class Spanner:
                 f"The Flask app {app.name!r} is not registered with this 'Spanner' instance. "
                 "Did you forget to call 'init_app'?"
             )
+        return dict(managers)
+
+    def get_manager(self, app: Flask | None = None, bind: str | None = None) -> PoolManager:
+        """The :class:`~spanner_pools.PoolManager` of ``bind`` (default: the ``SPANNER_*``
+        database) of ``app`` (default: the current app); ``BindDoesNotExist`` for a bad name.
+        """
+        managers = self.get_managers(app)
+        manager = managers.get(bind)
+        if manager is None:
+            raise BindDoesNotExist(bind, tuple(b for b in managers if b is not None))
         return manager
 
     @property
     def manager(self) -> PoolManager:
-        """The current app's :class:`~spanner_pools.PoolManager`."""
+        """The current app's :class:`~spanner_pools.PoolManager` of the default database."""
         return self.get_manager()
 
     @property
-    def session(self) -> SessionHandle:
-        """The app context's session handle, created on first access and returned to the
-        pool when the app context ends. A session is checked out only when first used.
+    def sessions(self) -> BoundSessions:
+        """The app context's handles by bind: ``spanner.sessions["analytics"]``; ``[None]`` is
+        ``spanner.session``. Each is created on first access and returned at teardown.
         """
-        manager = self.get_manager()
-        handle: SessionHandle | None = g.get(_HANDLE_ATTR)
-        if handle is None or handle.closed:
-            handle = manager.session()
-            setattr(g, _HANDLE_ATTR, handle)
-        return handle
+        managers = self.get_managers()
+        handles: dict[str | None, SessionHandle] | None = g.get(_HANDLES_ATTR)
+        if handles is None:
+            handles = {}
+            setattr(g, _HANDLES_ATTR, handles)
+        return BoundSessions(managers, handles)
+
+    @property
+    def session(self) -> SessionHandle:
+        """The app context's session handle of the default database, created on first access
+        and returned to the pool when the app context ends. A session is checked out only
+        when first used.
+        """
+        return self.sessions[None]
 
     @property
     def database(self) -> Database:
-        """The current app's ``Database`` in this process (opens the pool if needed)."""
+        """The current app's default ``Database`` in this process (opens the pool if needed)."""
         return self.get_manager().database
 
-    def stats(self) -> dict[str, Any]:
-        """The current app's pool stats (never an RPC)."""
-        return self.get_manager().stats()
+    def stats(self, bind: str | None = None) -> dict[str, Any]:
+        """The current app's pool stats of ``bind`` (default database: ``None``); never an RPC."""
+        return self.get_manager(bind=bind).stats()
 
     # -- hooks ---------------------------------------------------------------------------------
 
     @staticmethod
     def _teardown(exc: BaseException | None) -> None:
-        """Return the app context's session to the pool, also when the view raised."""
-        handle: SessionHandle | None = g.pop(_HANDLE_ATTR, None)
-        if handle is not None:
-            handle.close()
+        """Return the app context's sessions to their pools, also when the view raised."""
+        handles: dict[str | None, SessionHandle] | None = g.pop(_HANDLES_ATTR, None)
+        for handle in (handles or {}).values():
+            try:
+                handle.close()
+            except Exception:  # noqa: BLE001 - return the other sessions anyway
+                logger.exception("could not return the Spanner session of %r", handle)
 
     @staticmethod
     def _handle_pool_error(error: PoolError) -> HTTPException | ResponseReturnValue:

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from . import registry as registry
+    from ._strings import convert_strings as convert_strings
     from .errors import ConfigurationError as ConfigurationError
     from .errors import HandleClosed as HandleClosed
     from .errors import PoolClosed as PoolClosed
@@ -44,6 +45,7 @@ _EXPORTS = {
     "SpannerPoolsError": "errors",
     "SessionHandle": "handle",
     "PoolManager": "manager",
+    "convert_strings": "_strings",
     "close_all": "registry",
     "managers": "registry",
     "open_all": "registry",
@@ -68,6 +70,7 @@ __all__ = [
     "SpannerPoolsError",
     "SpannerSettings",
     "close_all",
+    "convert_strings",
     "managers",
     "open_all",
 ]

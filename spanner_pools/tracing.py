@@ -8,7 +8,7 @@ Spans (names are stable):
 * ``spanner_pools.ping_pass``: one pass of the background pinger (a root span), with
   ``spanner_pools.pings``, ``spanner_pools.sessions_created``, ``spanner_pools.sessions_rotated``
   and ``spanner_pools.sessions_replaced`` made by the pass.
-* ``spanner_pools.ping``: ``manager.ping()`` (``flask spanner ping``, ``manage.py spanner_ping``).
+* ``spanner_pools.ping``: ``manager.ping()`` (ping every idle session now).
 
 OpenTelemetry is imported on first use and is optional: without it, or with no SDK tracer
 provider set (``opentelemetry.trace.set_tracer_provider``), :func:`span` is a no-op costing a

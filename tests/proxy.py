@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import struct
 import threading
 import time
 
@@ -16,7 +17,7 @@ class BlackHoleProxy:
     Clients keep their connections and their writes succeed, but nothing comes back, so each
     RPC waits for its deadline. ``restore()`` closes the swallowed connections so clients
     reconnect cleanly. ``delay`` (seconds) holds every chunk back that long; ``refuse()``
-    closes the port (connections are refused) until ``accept_again()``. ``accepted`` counts
+    resets every connection until ``accept_again()``. ``accepted`` counts
     the connections made.
     """
 
@@ -25,6 +26,7 @@ class BlackHoleProxy:
         self.port = port or free_port()
         self.black_hole = False
         self.delay = 0.0
+        self.refusing = False
         self.accepted = 0
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -36,15 +38,17 @@ class BlackHoleProxy:
         threading.Thread(target=self._accept, daemon=True, name="proxy-accept").start()
 
     def refuse(self) -> None:
-        """Close the port and every connection: clients get "connection refused"."""
-        with contextlib.suppress(OSError):
-            self._server.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept()
-        self._server.close()
+        """Drop every connection and reset new ones at once, as a closed port does.
+
+        The port stays bound (a closed and re-opened port could be taken meanwhile as the
+        source port of some other connection), so each connect fails with a reset instead.
+        """
+        self.refusing = True
         self._drop_connections()
 
     def accept_again(self) -> None:
-        """Listen on the same port again after :meth:`refuse`."""
-        self._listen()
+        """Forward new connections again after :meth:`refuse`."""
+        self.refusing = False
 
     @property
     def host(self) -> str:
@@ -60,6 +64,10 @@ class BlackHoleProxy:
                 client.close()
                 return
             self.accepted += 1
+            if self.refusing:
+                client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                client.close()  # an RST, like a refused connection
+                continue
             try:
                 upstream = socket.create_connection(("127.0.0.1", self.target_port))
             except OSError:

@@ -13,6 +13,7 @@ from django.test import SimpleTestCase
 from django.test.utils import override_settings
 
 from django_app.checks import check_deploy, check_middleware, check_settings
+from django_app.conf import validate
 from django_app.middleware import SpannerSessionMiddleware
 
 GOOD: dict[str, Any] = {
@@ -107,10 +108,36 @@ class SettingsChecksTests(SimpleTestCase):
         [error] = self.check_error_codes(["spanner_pools.E007"])
         assert error.msg.startswith("SPANNER['default']['PROJECT'] is required with the emulator")
 
-    @override_settings(SPANNER=alias(POOL_SIZE="10"))
+    @override_settings(SPANNER=alias(POOL_SIZE=10.5))
     def test_bad_value(self) -> None:
         [error] = self.check_error_codes(["spanner_pools.E008"])
-        assert error.msg == "SPANNER['default']['POOL_SIZE']: expected an integer, got '10' (str)."
+        assert (
+            error.msg == "SPANNER['default']['POOL_SIZE']: expected an integer, got 10.5 (float)."
+        )
+
+    @override_settings(
+        SPANNER=alias(POOL_SIZE=" 10 ", POOL_TIMEOUT="2.5", LABELS='{"team": "web"}')
+    )
+    def test_numeric_strings_are_accepted(self) -> None:
+        # The one string rule of both adapters (settings often come from env vars).
+        self.check_error_codes([])
+        parsed, _ = validate(settings.SPANNER)
+        assert parsed["default"].pool_size == 10
+        assert parsed["default"].pool_timeout == 2.5
+        assert dict(parsed["default"].labels) == {"team": "web"}
+
+    @override_settings(SPANNER=alias(POOL_SIZE="ten", PING_INTERVAL="true", POOL="nope"))
+    def test_unreadable_strings_name_the_key_and_the_rule(self) -> None:
+        errors = self.check_error_codes(["spanner_pools.E008"] * 3)
+        assert errors[0].msg.startswith("SPANNER['default']['POOL']:")
+        assert errors[1].msg == (
+            "SPANNER['default']['POOL_SIZE']: expected an integer (or a string of digits), "
+            "got 'ten' (str)."
+        )
+        assert errors[2].msg == (
+            "SPANNER['default']['PING_INTERVAL']: expected a number of seconds (or a numeric "
+            "string), got 'true' (str)."
+        )
 
     @override_settings(
         SPANNER={

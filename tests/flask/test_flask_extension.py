@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -421,65 +420,7 @@ def test_unreachable_database_gives_503(flask_config: dict[str, Any]) -> None:
     assert stats(app)["in_use"] == 0
 
 
-# -- CLI --------------------------------------------------------------------------------------
-
-
-def test_cli_status(make_app: AppFactory, tmp_path: Path, database_id: str) -> None:
-    key_file = tmp_path / "secret-key.json"
-    key_file.write_text("{}")
-    app, _ = make_app(SPANNER_CREDENTIALS=str(key_file))
-    result = app.test_cli_runner().invoke(args=["spanner", "status"])
-    assert result.exit_code == 0, result.output
-    assert f"databases/{database_id}" in result.output
-    assert "ok (SELECT 1 answered)" in result.output
-    assert "POOL_SIZE" in result.output and "checkouts" in result.output
-    assert "secret-key" not in result.output and "***" in result.output
-
-
-def test_cli_status_json(make_app: AppFactory) -> None:
-    app, _ = make_app()
-    result = app.test_cli_runner().invoke(args=["spanner", "status", "--json"])
-    assert result.exit_code == 0, result.output
-    report = json.loads(result.output)
-    assert report["ok"] is True
-    assert report["settings"]["POOL_SIZE"] == 3
-    assert report["stats"]["sessions"] == 3
-
-
-def test_cli_ping(make_app: AppFactory) -> None:
-    app, _ = make_app()
-    result = app.test_cli_runner().invoke(args=["spanner", "ping"])
-    assert result.exit_code == 0, result.output
-    assert "pinged 3 session(s)" in result.output
-    assert stats(app)["pings"] >= 3
-
-
-@pytest.mark.parametrize("command", ["status", "ping"])
-def test_cli_unreachable_database_exits_non_zero(
-    flask_config: dict[str, Any], command: str
-) -> None:
-    app = Flask("down")
-    app.config.from_mapping(
-        {
-            **flask_config,
-            "SPANNER_EMULATOR_HOST": f"127.0.0.1:{free_port()}",
-            "SPANNER_RPC_TIMEOUT": 1,
-        }
-    )
-    Spanner(app)
-    other = "ping" if command == "status" else "status"
-    for args in (["spanner", command], ["spanner", other]):  # fresh pool, then already open
-        result = app.test_cli_runner().invoke(args=args)
-        assert result.exit_code == 1, result.output
-        assert "did not answer" in result.output
-        assert "Traceback" not in result.output
-
-
-def test_cli_ping_bursty_pool_checks_the_database(make_app: AppFactory) -> None:
-    app, _ = make_app(SPANNER_POOL="bursty")
-    result = app.test_cli_runner().invoke(args=["spanner", "ping"])
-    assert result.exit_code == 0, result.output
-    assert "pinged 0 session(s)" in result.output
+# -- CLI: tests/flask/test_flask_cli.py ------------------------------------------------------
 
 
 def test_cli_without_extension_is_a_usage_error() -> None:

@@ -1,4 +1,8 @@
-"""What both management commands share: picking the pools from ``--alias``."""
+"""What both management commands share: ``--alias``/``--timeout``/``--json`` and the report.
+
+The report itself (``SELECT 1`` on a temporary session, ListSessions by label and age, one
+deadline per alias, no pool built) is :mod:`spanner_pools.status`, the same as Flask's.
+"""
 
 from __future__ import annotations
 
@@ -7,32 +11,66 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 from django.core.management.base import CommandError
 
-from spanner_pools import PoolManager
+from spanner_pools import SpannerSettings
 
 from ...sessions import PoolDoesNotExist, pools
 
 
-def add_alias_argument(parser: Any) -> None:
+def add_arguments(parser: Any) -> None:
+    """``--alias NAME``, ``--timeout SECONDS`` and ``--json``."""
     parser.add_argument(
         "--alias",
         metavar="NAME",
         help="Only this alias of settings.SPANNER (default: every alias).",
     )
+    parser.add_argument(
+        "--timeout",
+        type=_positive,
+        metavar="SECONDS",
+        help="Seconds all RPCs of one alias may take together (default: its RPC_TIMEOUT).",
+    )
+    parser.add_argument("--json", action="store_true", help="Print one JSON document.")
 
 
-def selected_managers(alias: str | None) -> list[PoolManager]:
-    """The managers named by ``--alias`` (all of them without it); CommandError otherwise."""
+def _positive(text: str) -> float:
+    import argparse
+
     try:
-        if alias is not None:
-            return [pools[alias]]
-        return [pools[name] for name in pools]
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {text!r}")
+    return value
+
+
+def selected_settings(alias: str | None) -> dict[str, SpannerSettings]:
+    """Alias -> settings named by ``--alias`` (all without it); CommandError otherwise.
+
+    The managers are only read for their settings: no pool is opened.
+    """
+    try:
+        names = [alias] if alias is not None else list(pools)
+        return {name: pools[name].settings for name in names}
     except PoolDoesNotExist as exc:
         raise CommandError(str(exc)) from exc
     except ImproperlyConfigured as exc:
         raise CommandError(f"settings.SPANNER is invalid: {exc}") from exc
 
 
-def describe(manager: PoolManager) -> str:
-    s = manager.settings
-    project = s.project or "(default project)"
-    return f"Spanner pool {manager.alias!r} (projects/{project}/instances/{s.instance}/databases/{s.database})"
+def run_report(command: Any, options: dict[str, Any], *, list_sessions: bool) -> None:
+    """Check the selected aliases, print the shared report, CommandError if one is down."""
+    from spanner_pools import status
+
+    reports = status.check_databases(
+        selected_settings(options.get("alias")),
+        timeout=options.get("timeout"),
+        list_sessions=list_sessions,
+    )
+    if options.get("json"):
+        command.stdout.write(status.render_json(reports))
+    else:
+        command.stdout.write(status.render_text(reports, settings=list_sessions))
+    failures = status.unreachable(reports)
+    if failures:
+        raise CommandError("\n".join(failures))
