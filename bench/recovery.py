@@ -14,12 +14,15 @@ The clock starts when Spanner answers again (the proxy listens again / the datab
 again) and stops at the first ``200``; one ``GET`` every 0.1 s, at most ``--cap`` seconds
 (">60 s" in the table means no 200 within the cap).
 
-Run: ``.venv/bin/python -m bench.recovery`` (about 2 minutes per mode when nothing recovers).
+Run: ``.venv/bin/python -m bench.recovery`` (about 3 minutes; 6 per mode when nothing recovers;
+``--repeat 1`` for a third of that).
 """
 
 from __future__ import annotations
 
 import argparse
+import math
+import statistics
 import time
 import uuid
 from collections import Counter
@@ -144,30 +147,42 @@ def restart(mode: str, cap: float) -> Outcome:
             return outcome
 
 
+def _summary(outcomes: list[Outcome]) -> str:
+    """One run: its time; several: the median and the slowest (a run not recovered within
+    the cap counts as slowest)."""
+    if len(outcomes) == 1:
+        return outcomes[0].cell()
+    times = sorted(o.seconds if o.seconds is not None else math.inf for o in outcomes)
+    cap = outcomes[0].cap
+
+    def show(value: float) -> str:
+        return f">{cap:g} s" if math.isinf(value) else f"{value:.2f} s"
+
+    return f"{show(statistics.median(times))} (slowest {show(times[-1])})"
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.recovery", description=__doc__)
     parser.add_argument("--cap", type=float, default=60.0, help="longest wait for a 200 (s)")
     parser.add_argument("--modes", nargs="*", default=list(POOL_MODES), choices=POOL_MODES)
+    parser.add_argument("--repeat", type=int, default=3, help="runs of each fault and mode")
     parser.add_argument("--no-write", action="store_true", help="do not update BENCHMARKS.md")
     args = parser.parse_args(argv)
 
     rows = []
     for mode in args.modes:
-        print(f"POOL={mode}: 1 s refusal ...", flush=True)
-        refused = refusal(mode, args.cap)
-        print(f"  {refused.cell()}  ({refused.statuses()})", flush=True)
-        print(f"POOL={mode}: emulator restart ...", flush=True)
-        restarted = restart(mode, args.cap)
-        print(f"  {restarted.cell()}  ({restarted.statuses()})", flush=True)
-        rows.append(
-            [
-                f"`{mode}`",
-                refused.cell(),
-                restarted.cell(),
-                refused.statuses(),
-                restarted.statuses(),
-            ]
-        )
+        cells: list[str] = []
+        statuses: list[str] = []
+        for name, fault in (("1 s refusal", refusal), ("emulator restart", restart)):
+            outcomes = []
+            for run in range(args.repeat):
+                print(f"POOL={mode}: {name} ({run + 1}/{args.repeat}) ...", flush=True)
+                outcome = fault(mode, args.cap)
+                print(f"  {outcome.cell()}  ({outcome.statuses()})", flush=True)
+                outcomes.append(outcome)
+            cells.append(_summary(outcomes))
+            statuses.append(outcomes[-1].statuses())
+        rows.append([f"`{mode}`", *cells, *statuses])
     headers = [
         "POOL (default settings)",
         "1 s refusal: to first 200",
@@ -185,7 +200,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{POLL:g} s, capped at {args.cap:g} s. Refusal: a loopback proxy refuses connections "
         f"for {REFUSAL:g} s; restart: the emulator restarts on the same port and the database "
         "is created again (every session lost). Statuses: answers during the fault and while "
-        "waiting (0 = no answer).\n\n" + markdown_table(headers, rows)
+        f"waiting (0 = no answer), of the last of {args.repeat} run(s); times are the median "
+        "and the slowest of the runs.\n\n" + markdown_table(headers, rows)
     )
     write_section("recovery", "Recovery after an outage", body)
 
