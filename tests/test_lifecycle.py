@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import statistics
 import threading
 import time
 from collections import Counter
@@ -146,6 +147,8 @@ def test_pings_of_workers_started_together_spread_over_the_interval(
     assert len(times) >= 48
     buckets = Counter(int(t * 10) for t in times)  # 100 ms buckets
     # In lockstep, all 12 sessions would be pinged in one bucket per interval (about 5
-    # buckets in all); spread out, no bucket holds more than a fraction of a cycle's pings.
+    # buckets of about 12 pings); spread out, a typical bucket holds a fraction of a cycle's
+    # pings. The median, not the maximum: a moment when the shared machine stalls every
+    # thread releases several due pings into one bucket (7 were seen once), spread or not.
     assert len(buckets) >= 15, sorted(buckets.values())
-    assert max(buckets.values()) <= 6, sorted(buckets.values())
+    assert statistics.median(buckets.values()) <= 4, sorted(buckets.values())
