@@ -24,6 +24,12 @@ class SpannerPoolsConfig(AppConfig):
     verbose_name = "Spanner session pools"
     default = True
 
+    def __init__(self, app_name: str, app_module: Any) -> None:
+        super().__init__(app_name, app_module)
+        from .db import prepare_models  # before any model loads (ENGINE "django_app.db")
+
+        prepare_models()
+
     def ready(self) -> None:
         """Build one PoolManager per alias: no network (pools open on first use or through
         the worker hooks), and an invalid ``SPANNER`` is left for the checks to report.

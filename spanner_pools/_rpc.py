@@ -1,10 +1,8 @@
 """The pool's own RPCs, each with a short deadline and no client-side retry.
 
 They go straight to ``database.spanner_api`` (the per-process channel of :mod:`._channel`)
-inside :func:`~._channel.maintenance`, so the breaker never refuses them. The request
-metadata helpers are private to google-cloud-spanner (``_helpers._metadata_with_prefix``,
-``_metadata_with_leader_aware_routing``: present and unchanged from 3.56 to 3.71); they are
-used here only, to send the same routing headers as the client's own calls.
+inside :func:`~._channel.maintenance`, so the breaker never refuses them, with the client's
+routing headers (:func:`._compat.metadata`).
 """
 
 from __future__ import annotations
@@ -14,14 +12,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from google.api_core.exceptions import NotFound
-from google.cloud.spanner_v1._helpers import (
-    _metadata_with_leader_aware_routing,
-    _metadata_with_prefix,
-)
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.types import BatchCreateSessionsRequest, ExecuteSqlRequest
 from google.cloud.spanner_v1.types import Session as SessionProto
 
+from . import _compat
 from ._channel import maintenance
 
 __all__ = [
@@ -42,11 +37,7 @@ DELETE_TIMEOUT = 2.0
 PROBE_SESSION_ID = "spanner-pools-probe"
 
 
-def _metadata(database: Any, leader: bool = False) -> list[tuple[str, str]]:
-    metadata: list[tuple[str, str]] = _metadata_with_prefix(database.name)
-    if leader and database._route_to_leader_enabled:
-        metadata.append(_metadata_with_leader_aware_routing(True))
-    return metadata
+_metadata = _compat.metadata
 
 
 def batch_create_sessions(

@@ -125,8 +125,8 @@ def _summarize(sessions: list[Any], truncated: bool) -> dict[str, Any]:
     }
 
 
-def _is_probe(labels: Mapping[str, str]) -> bool:
-    """Whether a session's labels are those of a status probe (:data:`PROBE_LABELS`)."""
+def _is_probe(session: Any) -> bool:
+    labels = dict(session.labels)
     return all(labels.get(key) == value for key, value in PROBE_LABELS.items())
 
 
@@ -139,12 +139,10 @@ def _list_sessions(api: Any, path: str, deadline: _Deadline, probe: str | None) 
         request = ListSessionsRequest(database=path, page_size=1000, page_token=token)
         pager = api.list_sessions(request=request, timeout=deadline.remaining(), retry=None)
         page = next(iter(pager.pages))
-        # Multiplexed sessions (if the server lists them) belong to no pool; neither do the
-        # probes, ours or those of a status check running beside it (labelled PROBE_LABELS).
+        # Multiplexed sessions (if the server lists them) belong to no pool; skip the probes,
+        # this one's and those of status checks running beside it (other aliases, operators).
         found.extend(
-            s
-            for s in page.sessions
-            if s.name != probe and not s.multiplexed and not _is_probe(s.labels)
+            s for s in page.sessions if s.name != probe and not s.multiplexed and not _is_probe(s)
         )
         token = page.next_page_token
         if not token:
