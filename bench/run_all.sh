@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-.venv/bin/python}
-for bench in rpcs_per_request idle_cost cold_start throughput orm; do
+for bench in rpcs_per_request idle_cost cold_start throughput orm checkout_wait recovery; do
     echo "=== bench.$bench"
     "$PY" -m "bench.$bench"
 done

@@ -19,6 +19,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from spanner_pools import SETTINGS_KEYS, ConfigurationError, SpannerSettings
 from spanner_pools._strings import convert_value
+from spanner_pools.settings import show_value
 
 __all__ = [
     "DEFAULT_ALIAS",
@@ -78,7 +79,8 @@ def key_format(alias: str) -> str:
 
 
 def _show(value: Any) -> str:
-    return f"{value!r} ({type(value).__name__})"
+    """A bad value for a message; one holding a private key is described, never shown."""
+    return show_value(value)
 
 
 def validate(value: Any) -> tuple[dict[str, SpannerSettings], list[Problem]]:

@@ -14,6 +14,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from ._redact import safe_value, show_value
 from .errors import ConfigurationError
 
 __all__ = ["FLOAT_KEYS", "INT_KEYS", "convert_strings", "convert_value"]
@@ -41,9 +42,9 @@ def convert_value(key: str, value: Any, *, name: str | None = None) -> Any:
     if key in INT_KEYS:
         if not _INT_RE.match(text):
             raise ConfigurationError(
-                f"{shown}: expected an integer (or a string of digits), got {value!r} (str)",
+                f"{shown}: expected an integer (or a string of digits), got {show_value(value)}",
                 key=shown,
-                value=value,
+                value=safe_value(value),
             )
         return int(text)
     if key in FLOAT_KEYS:
@@ -53,9 +54,9 @@ def convert_value(key: str, value: Any, *, name: str | None = None) -> Any:
             number = math.nan
         if not math.isfinite(number):
             raise ConfigurationError(
-                f"{shown}: expected a number of seconds (or a numeric string), got {value!r} (str)",
+                f"{shown}: expected a number of seconds (or a numeric string), got {show_value(value)}",
                 key=shown,
-                value=value,
+                value=safe_value(value),
             )
         return number
     if key == "LABELS":
@@ -66,9 +67,9 @@ def convert_value(key: str, value: Any, *, name: str | None = None) -> Any:
         if not isinstance(labels, dict):
             raise ConfigurationError(
                 f'{shown}: expected a dict of str to str or a JSON object such as \'{{"team": '
-                f'"web"}}\', got {value!r} (str)',
+                f'"web"}}\', got {show_value(value)}',
                 key=shown,
-                value=value,
+                value=safe_value(value),
             )
         return labels
     return value

@@ -13,9 +13,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from spanner_pools import PoolManager, SpannerSettings, registry
+from spanner_pools import PoolManager, registry
 from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
+from spanner_pools.settings import _settings_for_tests
 
 if TYPE_CHECKING:  # imported by pytest as a plugin (below), not here: assert rewriting
     from spanner_pools.pytest_plugin import SpannerTestDatabase
@@ -92,11 +93,14 @@ def spanner_config(emulator: Emulator, database_id: str) -> dict[str, Any]:
 
 @pytest.fixture
 def make_manager(spanner_config: dict[str, Any]) -> Iterator[Callable[..., PoolManager]]:
-    """Build managers from ``spanner_config`` plus overrides; all closed after the test."""
+    """Build managers from ``spanner_config`` plus overrides; all closed after the test.
+
+    Through the test-only ``_settings_for_tests``: durations may be below the user-facing
+    minimums (``PING_INTERVAL=0.2``) so that pinger and rotation tests run in seconds."""
     made: list[PoolManager] = []
 
     def make(**overrides: Any) -> PoolManager:
-        manager = PoolManager(SpannerSettings.from_mapping({**spanner_config, **overrides}))
+        manager = PoolManager(_settings_for_tests({**spanner_config, **overrides}))
         made.append(manager)
         return manager
 

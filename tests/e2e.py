@@ -13,8 +13,9 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,11 +72,32 @@ def hammer(
     calls: Iterable[tuple[str, str, Any]],
     concurrency: int,
     timeout: float = 30.0,
+    *,
+    one_at_a_time: Callable[[str, str], bool] | None = None,
 ) -> list[Response]:
-    """Send every ``(method, path, body)`` with ``concurrency`` threads; keep the order."""
+    """Send every ``(method, path, body)`` with ``concurrency`` threads; keep the order.
+
+    Calls for which ``one_at_a_time(method, path)`` is true are sent one at a time (the others
+    run beside them at full concurrency): the emulator runs one read-write transaction at a
+    time, so concurrent writes get aborted, and enough aborts in a row exhaust the client's
+    30 s retry deadline (its backoff is 2, 4, 8, 16 s): luck, not a property of the library.
+    """
+    lane = threading.Lock()
+
+    def send(method: str, path: str, body: Any) -> Response:
+        if one_at_a_time is not None and one_at_a_time(method, path):
+            with lane:
+                return request(port, method, path, body, timeout)
+        return request(port, method, path, body, timeout)
+
     with ThreadPoolExecutor(max_workers=concurrency) as pool:
-        futures = [pool.submit(request, port, m, p, b, timeout) for m, p, b in calls]
+        futures = [pool.submit(send, m, p, b) for m, p, b in calls]
         return [f.result() for f in futures]
+
+
+def writes(method: str, path: str) -> bool:
+    """``one_at_a_time`` for the example sites: every POST is a read-write transaction."""
+    return method == "POST"
 
 
 class GunicornServer:

@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from spanner_pools import PoolManager, PoolUnavailable, SpannerSettings
+from spanner_pools import PoolManager, PoolUnavailable
 from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
+from spanner_pools.settings import _settings_for_tests
 
 from .conftest import INSTANCE, PROJECT, SCHEMA
 
@@ -107,7 +108,7 @@ def test_pinger_survives_an_outage_and_recovers(
     own_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     provision_own(own_emulator)
-    settings = SpannerSettings.from_mapping(
+    settings = _settings_for_tests(  # PING_INTERVAL below the user minimum
         {
             "PROJECT": PROJECT,
             "INSTANCE": INSTANCE,
@@ -152,7 +153,7 @@ def test_open_fails_cleanly_when_spanner_is_down_and_recovers_later(
     own_emulator: Emulator,
 ) -> None:
     own_emulator.stop()
-    settings = SpannerSettings.from_mapping(
+    settings = _settings_for_tests(  # PING_INTERVAL below the user minimum
         {
             "PROJECT": PROJECT,
             "INSTANCE": INSTANCE,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import socket
 from pathlib import Path
 from typing import Any
@@ -9,8 +10,9 @@ from typing import Any
 import pytest
 
 from spanner_pools import SETTINGS_KEYS, ConfigurationError, PoolManager, SpannerSettings
+from spanner_pools.settings import RANGES, _settings_for_tests
 
-BASE = {"PROJECT": "p1", "INSTANCE": "inst", "DATABASE": "db1"}
+BASE = {"PROJECT": "test-project", "INSTANCE": "inst", "DATABASE": "db1"}
 
 
 def build(environ: dict[str, str] | None = None, **values: Any) -> SpannerSettings:
@@ -19,7 +21,7 @@ def build(environ: dict[str, str] | None = None, **values: Any) -> SpannerSettin
 
 def test_defaults() -> None:
     s = build()
-    assert (s.project, s.instance, s.database) == ("p1", "inst", "db1")
+    assert (s.project, s.instance, s.database) == ("test-project", "inst", "db1")
     assert s.pool == "pinging"
     assert s.pool_size == 10
     assert s.pool_timeout == 5
@@ -42,12 +44,26 @@ def test_defaults() -> None:
         ("POOL_SIZE", 1000, "pool_size", 1000),
         ("POOL_TIMEOUT", 0.25, "pool_timeout", 0.25),
         ("POOL_TIMEOUT", 30, "pool_timeout", 30.0),
-        ("PING_INTERVAL", 0.5, "ping_interval", 0.5),
+        ("POOL_TIMEOUT", 0.01, "pool_timeout", 0.01),
+        ("POOL_TIMEOUT", 3600, "pool_timeout", 3600.0),
+        ("PING_INTERVAL", 1, "ping_interval", 1.0),
         ("PING_INTERVAL", 3599, "ping_interval", 3599.0),
         ("EMULATOR_HOST", "localhost:9010", "emulator_host", "localhost:9010"),
         ("EMULATOR_HOST", "127.0.0.1:1", "emulator_host", "127.0.0.1:1"),
         ("DATABASE_ROLE", "reader", "database_role", "reader"),
+        ("LEAK_TIMEOUT", 1, "leak_timeout", 1.0),
         ("LEAK_TIMEOUT", 2.5, "leak_timeout", 2.5),
+        ("LEAK_TIMEOUT", 28 * 86400, "leak_timeout", 28 * 86400.0),
+        ("RPC_TIMEOUT", 1, "rpc_timeout", 1.0),
+        ("RPC_TIMEOUT", 3599, "rpc_timeout", 3599.0),
+        ("MAX_SESSION_AGE", 3600, "max_session_age", 3600.0),
+        ("MAX_SESSION_AGE", 28 * 86400 - 1, "max_session_age", 28 * 86400.0 - 1),
+        ("PROJECT", "my-project", "project", "my-project"),
+        ("PROJECT", "a12345", "project", "a12345"),
+        ("PROJECT", "a" * 30, "project", "a" * 30),
+        ("PROJECT", "example.com:my-project", "project", "example.com:my-project"),
+        ("DATABASE_ROLE", "Reader_2", "database_role", "Reader_2"),
+        ("EMULATOR_HOST", "[::1]:9010", "emulator_host", "[::1]:9010"),
         ("RPC_TIMEOUT", 3, "rpc_timeout", 3.0),
         ("MAX_SESSION_AGE", 86400, "max_session_age", 86400.0),
     ],
@@ -100,14 +116,17 @@ def test_settings_are_immutable() -> None:
         ("POOL_SIZE", 2.5, "expected an integer"),
         ("POOL_SIZE", "10", "expected an integer"),
         ("POOL_SIZE", True, "expected an integer"),
-        ("POOL_TIMEOUT", 0, "greater than 0"),
-        ("POOL_TIMEOUT", -1, "greater than 0"),
+        ("POOL_TIMEOUT", 0, "from 0.01 to 1 hour (3600 s)"),
+        ("POOL_TIMEOUT", -1, "from 0.01 to 1 hour (3600 s)"),
+        ("POOL_TIMEOUT", 0.001, "from 0.01 to 1 hour (3600 s)"),
+        ("POOL_TIMEOUT", 3601, "from 0.01 to 1 hour (3600 s)"),
         ("POOL_TIMEOUT", "5", "number of seconds"),
         ("POOL_TIMEOUT", float("nan"), "number of seconds"),
         ("POOL_TIMEOUT", False, "number of seconds"),
-        ("PING_INTERVAL", 3600, "less than 3600"),
-        ("PING_INTERVAL", 7200, "less than 3600"),
-        ("PING_INTERVAL", 0, "greater than 0"),
+        ("PING_INTERVAL", 3600, "expected a number of seconds from 1 to 3599"),
+        ("PING_INTERVAL", 7200, "from 1 to 3599"),
+        ("PING_INTERVAL", 0, "from 1 to 3599"),
+        ("PING_INTERVAL", 0.001, "from 1 to 3599"),  # 355 pings a second
         ("PING_INTERVAL", "300", "number of seconds"),
         ("EMULATOR_HOST", "http://localhost:9010", "host:port"),
         ("EMULATOR_HOST", "localhost", "host:port"),
@@ -119,12 +138,40 @@ def test_settings_are_immutable() -> None:
         ("LABELS", {"env": "Prod"}, "label 'env' has value 'Prod'"),
         ("LABELS", {f"k{i}": "v" for i in range(65)}, "at most 64 labels"),
         ("CREDENTIALS", "/nonexistent/key.json", "no such file"),
-        ("CREDENTIALS", 1, "non-empty string"),
-        ("MAX_SESSION_AGE", 28 * 86400, "less than"),
-        ("MAX_SESSION_AGE", 10, "greater than 300"),
-        ("LEAK_TIMEOUT", 0, "greater than 0"),
+        ("CREDENTIALS", 1, "expected the path of a service-account JSON key file"),
+        ("MAX_SESSION_AGE", 28 * 86400, "from 1 hour (3600 s) to under 28 days (2419200 s)"),
+        ("MAX_SESSION_AGE", 0.002, "from 1 hour (3600 s) to under 28 days (2419200 s)"),
+        ("MAX_SESSION_AGE", 3599, "from 1 hour (3600 s)"),
+        ("MAX_SESSION_AGE", 10, "from 1 hour (3600 s)"),
+        ("LEAK_TIMEOUT", 0, "from 1 to 28 days (2419200 s)"),
+        ("LEAK_TIMEOUT", 1e10, "from 1 to 28 days (2419200 s)"),  # OverflowError in wait()
+        ("LEAK_TIMEOUT", 0.5, "from 1 to 28 days"),
         ("LEAK_TIMEOUT", "1", "number of seconds"),
-        ("RPC_TIMEOUT", 0, "greater than 0"),
+        ("RPC_TIMEOUT", 0, "from 1 to 3599"),
+        ("RPC_TIMEOUT", 1e-4, "from 1 to 3599"),
+        ("RPC_TIMEOUT", 3600, "from 1 to 3599"),
+        # A final newline passes ``re.match(r"...$")``; every ID and string is matched whole.
+        ("INSTANCE", "inst\n", "expected an ID"),
+        ("INSTANCE", " inst", "expected an ID"),
+        ("DATABASE", "db1\n", "expected an ID"),
+        ("DATABASE", "db\t1", "expected an ID"),
+        ("EMULATOR_HOST", "localhost:9010\n", "host:port"),
+        ("EMULATOR_HOST", "localhost:9010 ", "host:port"),
+        ("EMULATOR_HOST", "localhost:0", "host:port"),
+        ("EMULATOR_HOST", "localhost:70000", "host:port"),
+        ("DATABASE_ROLE", "reader\n", "expected a role name"),
+        ("DATABASE_ROLE", "read er", "expected a role name"),
+        ("DATABASE_ROLE", "1reader", "expected a role name"),
+        ("LABELS", {"env\n": "prod"}, "label key 'env\\n'"),
+        ("LABELS", {"env": "prod\n"}, "label 'env' has value 'prod\\n'"),
+        ("PROJECT", "p1", "expected a Google Cloud project ID of 6-30"),
+        ("PROJECT", "test-project\n", "project ID"),
+        ("PROJECT", "my-project-", "not ending with '-'"),
+        ("PROJECT", "My-Project", "project ID"),
+        ("PROJECT", "1project", "starting with a letter"),
+        ("PROJECT", "a" * 31, "project ID"),
+        ("PROJECT", "example.com:my-project\n", "project ID"),
+        ("CREDENTIALS", "/tmp/key.json\n", "surrounding whitespace"),
     ],
 )
 def test_bad_values_name_the_key_and_value(key: str, value: Any, fragment: str) -> None:
@@ -136,6 +183,116 @@ def test_bad_values_name_the_key_and_value(key: str, value: Any, fragment: str) 
     assert info.value.key == key
     if value not in (None, "") and key != "MAX_SESSION_AGE":
         assert repr(value)[:20] in message or str(value) in message
+
+
+#: A fake private key (not a real one): what must never appear in any message.
+SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7fakefakefake"
+KEY_FILE_CONTENTS = json.dumps(
+    {
+        "type": "service_account",
+        "project_id": "test-project",
+        "private_key_id": "0123456789abcdef",
+        "private_key": f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----\n",
+        "client_email": "app@test-project.iam.gserviceaccount.com",
+    },
+    indent=2,
+)
+
+
+def assert_secret_hidden(error: ConfigurationError) -> None:
+    """The key appears nowhere in the exception: str, repr, args, ``.value``."""
+    for text in (str(error), repr(error), repr(error.args), repr(error.value), repr(vars(error))):
+        assert SECRET not in text and "BEGIN PRIVATE" not in text, text
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        KEY_FILE_CONTENTS,
+        json.dumps(json.loads(KEY_FILE_CONTENTS)),  # on one line
+        json.loads(KEY_FILE_CONTENTS),  # the parsed dict
+        f"-----BEGIN PRIVATE KEY-----\n{SECRET}\n-----END PRIVATE KEY-----",  # the PEM alone
+        "x" * 2000,  # far longer than a path
+        "line one\nline two",
+    ],
+    ids=["json", "json-one-line", "dict", "pem", "long", "lines"],
+)
+def test_credentials_contents_instead_of_path_are_named_and_never_shown(value: Any) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        build(CREDENTIALS=value)
+    assert_secret_hidden(info.value)
+    assert info.value.key == "CREDENTIALS"
+    assert info.value.value is None
+    message = str(info.value)
+    assert message.startswith("CREDENTIALS: "), message
+    assert "looks like the contents of a service-account key" in message, message
+    assert "not the path" in message, message
+    assert str(value)[:20] not in message
+
+
+def test_a_key_in_another_setting_is_not_shown_either() -> None:
+    """Wherever the key lands (an unknown key, a label, the wrong setting), it is not shown."""
+    for values in (
+        {"CREDENTIAL": KEY_FILE_CONTENTS},
+        {"LABELS": {"key": KEY_FILE_CONTENTS}},
+        {"DATABASE_ROLE": KEY_FILE_CONTENTS},
+        {"EMULATOR_HOST": KEY_FILE_CONTENTS},
+    ):
+        with pytest.raises(ConfigurationError) as info:
+            build(**values)
+        assert_secret_hidden(info.value)
+
+
+def test_project_from_the_environment_is_validated() -> None:
+    with pytest.raises(ConfigurationError, match="GOOGLE_CLOUD_PROJECT") as info:
+        SpannerSettings.from_mapping(
+            {"INSTANCE": "inst", "DATABASE": "db1"}, environ={"GOOGLE_CLOUD_PROJECT": "proj\n"}
+        )
+    assert info.value.key == "PROJECT"
+
+
+def test_ranges_are_stated_in_human_units_never_in_exponent_form() -> None:
+    for key, value in [("MAX_SESSION_AGE", 1e10), ("LEAK_TIMEOUT", 1e10), ("POOL_TIMEOUT", 1e9)]:
+        with pytest.raises(ConfigurationError) as info:
+            build(**{key: value})
+        bounds = str(info.value).split(", got ")[0]
+        assert "e+" not in bounds, bounds
+    with pytest.raises(ConfigurationError, match=r"to under 28 days \(2419200 s\)"):
+        build(MAX_SESSION_AGE=1e10)
+
+
+def test_test_only_path_lowers_only_the_minimums() -> None:
+    """``_settings_for_tests`` (tests/conftest.py ``make_manager``) takes sub-second durations
+    that users cannot set; every other rule stays."""
+    s = _settings_for_tests(
+        {**BASE, "PING_INTERVAL": 0.2, "MAX_SESSION_AGE": 0.5, "RPC_TIMEOUT": 0.2}, environ={}
+    )
+    assert (s.ping_interval, s.max_session_age, s.rpc_timeout) == (0.2, 0.5, 0.2)
+    for key, value in [("PING_INTERVAL", 0.2), ("MAX_SESSION_AGE", 0.5), ("RPC_TIMEOUT", 0.2)]:
+        with pytest.raises(ConfigurationError):
+            build(**{key: value})
+    for values in (
+        {"PING_INTERVAL": 0},
+        {"PING_INTERVAL": 3600},
+        {"LEAK_TIMEOUT": 1e10},
+        {"PING_INTERVAL": 0.5, "MAX_SESSION_AGE": 0.4},
+        {"DATABASE": "db1\n"},
+    ):
+        with pytest.raises(ConfigurationError):
+            _settings_for_tests({**BASE, **values}, environ={})
+    with pytest.raises(ConfigurationError, match="more seconds than PING_INTERVAL"):
+        _settings_for_tests({**BASE, "PING_INTERVAL": 0.5, "MAX_SESSION_AGE": 0.5}, environ={})
+
+
+def test_readme_states_every_range() -> None:
+    """The README's settings table states the range each duration key is checked against."""
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    rows = {
+        line.split("|")[1].strip(): line for line in readme.splitlines() if line.startswith("| `")
+    }
+    for key, allowed in RANGES.items():
+        row = next(line for name, line in rows.items() if f"`{key}`" in name)
+        assert allowed.text() in row, (key, allowed.text(), row)
 
 
 def test_unknown_key_is_an_error() -> None:
@@ -158,19 +315,19 @@ def test_not_a_mapping() -> None:
 
 def test_environment_fallbacks() -> None:
     values = {"INSTANCE": "inst", "DATABASE": "db1"}
-    env = {"GOOGLE_CLOUD_PROJECT": "from-env", "SPANNER_EMULATOR_HOST": "localhost:9010"}
+    env = {"GOOGLE_CLOUD_PROJECT": "from-env-1", "SPANNER_EMULATOR_HOST": "localhost:9010"}
     s = SpannerSettings.from_mapping(values, environ=env)
-    assert s.project == "from-env"
+    assert s.project == "from-env-1"
     assert s.emulator_host == "localhost:9010"
     # explicit settings win over the environment
-    s = SpannerSettings.from_mapping({**values, "PROJECT": "mine"}, environ=env)
-    assert s.project == "mine"
+    s = SpannerSettings.from_mapping({**values, "PROJECT": "mine-1"}, environ=env)
+    assert s.project == "mine-1"
 
 
 def test_bad_emulator_host_from_environment_is_reported() -> None:
     with pytest.raises(ConfigurationError, match="EMULATOR_HOST"):
         SpannerSettings.from_mapping(
-            {"INSTANCE": "inst", "DATABASE": "db1", "PROJECT": "p"},
+            {"INSTANCE": "inst", "DATABASE": "db1", "PROJECT": "test-project"},
             environ={"SPANNER_EMULATOR_HOST": "http://x:1"},
         )
 

@@ -11,7 +11,13 @@ import pytest
 
 from spanner_pools import PoolManager, SpannerSettings
 from spanner_pools.emulator import Emulator, free_port
-from spanner_pools.status import check_database, check_databases, render_json, render_text
+from spanner_pools.status import (
+    PROBE_LABELS,
+    check_database,
+    check_databases,
+    render_json,
+    render_text,
+)
 
 from .proxy import BlackHoleProxy
 
@@ -68,6 +74,29 @@ def test_sessions_of_a_pool_are_counted_by_label(
     assert "env=test: 3, team=web: 3; unlabeled: 1" in text
 
 
+def test_probe_of_another_status_check_is_not_counted(
+    spanner_config: dict[str, Any],
+    admin_client: Any,
+    server_sessions: Callable[[], list[Any]],
+) -> None:
+    """Two status checks of one database run in parallel (two aliases, two hosts): each must
+    skip the other's probe session, or it reports one session too many by chance."""
+    from google.cloud.spanner_v1.session import Session
+
+    database = admin_client.instance(spanner_config["INSTANCE"]).database(
+        spanner_config["DATABASE"]
+    )
+    other = Session(database, labels=dict(PROBE_LABELS))  # as another check would create it
+    other.create()
+    try:
+        report = check_database("default", settings(spanner_config))
+    finally:
+        other.delete()
+    assert report["reachable"] is True, report
+    assert report["sessions"]["total"] == 0, report["sessions"]
+    assert server_sessions() == []
+
+
 def test_ping_only_lists_nothing(spanner_config: dict[str, Any]) -> None:
     report = check_database("default", settings(spanner_config), list_sessions=False)
     assert report["reachable"] is True
@@ -100,7 +129,10 @@ def test_server_that_never_answers_costs_about_the_deadline(
     start = time.monotonic()
     reports = check_databases({"default": hung, "analytics": hung})  # in parallel
     elapsed = time.monotonic() - start
-    assert elapsed < 3 * deadline, elapsed  # a generous no-hang bound, not a latency target
+    # In parallel: the whole took less than the two checks one after the other (each report's
+    # own elapsed time, which a loaded machine stretches as much as the whole). No-hang: 60 s.
+    assert elapsed < sum(r["elapsed_ms"] for r in reports.values()) / 1000, (elapsed, reports)
+    assert elapsed < 60, elapsed
     for report in reports.values():
         assert report["reachable"] is False
         assert report["error"].startswith("DeadlineExceeded"), report["error"]
@@ -113,5 +145,6 @@ def test_timeout_overrides_rpc_timeout(
     hung = settings(spanner_config, EMULATOR_HOST=proxy.host, RPC_TIMEOUT=600)
     start = time.monotonic()
     report = check_database("default", hung, timeout=1.0)
-    assert time.monotonic() - start < 3 * 1.0 + 1.0  # + the channel's clean-up
+    # RPC_TIMEOUT would make it 600 s; a generous no-hang bound proves the override.
+    assert time.monotonic() - start < 60
     assert report["reachable"] is False and report["timeout_seconds"] == 1.0

@@ -115,5 +115,7 @@ class HungServerCommandTests(SpannerTestCase):
             with pytest.raises(CommandError) as info:
                 call_command("spanner_status", "--timeout", str(deadline), stdout=out)
             elapsed = time.monotonic() - start
-        assert elapsed < 3 * deadline, elapsed  # generous no-hang bound; aliases in parallel
+        # --timeout is honoured (RPC_TIMEOUT, 30 s, would make it 30 s or more); parallelism
+        # is tested load-independently in tests/test_status.py.
+        assert elapsed < 20, elapsed
         assert str(info.value).count("DeadlineExceeded") == 2

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
-from tests.e2e import GunicornServer, hammer, request
+from tests.e2e import GunicornServer, hammer, request, writes
 
 from .emulator_db import EmulatorDatabase
 
@@ -44,7 +44,7 @@ def test_gunicorn_two_workers(
                 calls.append(("POST", "/notes/", {"id": f"n{i:03d}", "body": f"note {i}"}))
             else:
                 calls.append(("GET", "/notes/", None))
-        responses = hammer(server.port, calls, concurrency=8)
+        responses = hammer(server.port, calls, concurrency=8, one_at_a_time=writes)
         failures = [(r.status, r.body[:200]) for r in responses if r.status not in (200, 201)]
         assert failures == [], server.log()[-3000:]
         pids = {r.json()["pid"] for r in responses}

@@ -127,5 +127,7 @@ def test_server_that_never_answers_is_bounded_by_timeout(
     result = invoke(hung, "status", "--timeout", str(deadline))
     elapsed = time.monotonic() - start
     assert result.exit_code == 1, result.output
-    assert elapsed < 3 * deadline, elapsed  # generous no-hang bound (binds run in parallel)
+    # --timeout is honoured (RPC_TIMEOUT, 30 s, would make it 30 s or more); parallelism is
+    # tested load-independently in tests/test_status.py.
+    assert elapsed < 20, elapsed
     assert result.output.count("DeadlineExceeded") >= 2

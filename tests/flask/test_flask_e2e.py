@@ -17,6 +17,7 @@ import pytest
 from spanner_pools import PoolManager
 from tests.conftest import INSTANCE, PROJECT
 from tests.e2e import GunicornServer, Response, hammer, request
+from tests.e2e import writes as is_write
 
 pytestmark = pytest.mark.e2e
 
@@ -81,7 +82,7 @@ def run(
     """Start, hammer, read one worker's stats, stop; returns responses and those stats."""
     srv.start(ready_path="/health")
     try:
-        responses = hammer(srv.port, calls(reads, writes), concurrency)
+        responses = hammer(srv.port, calls(reads, writes), concurrency, one_at_a_time=is_write)
         stats = request(srv.port, "GET", "/stats").json()
     finally:
         code = srv.stop()

@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -24,7 +23,7 @@ import pytest
 from spanner_pools import ConfigurationError
 from spanner_pools.emulator import Emulator
 from tests.conftest import INSTANCE, PROJECT
-from tests.e2e import GunicornServer, hammer, request
+from tests.e2e import GunicornServer, hammer, request, writes
 
 from .harness import (
     Admin,
@@ -67,6 +66,19 @@ BAD_VALUES: list[tuple[str, Any]] = [
     ("LEAK_TIMEOUT", -5),
     ("RPC_TIMEOUT", 0),
     ("RPC_TIMEOUT", 3600),
+    # Values that used to pass and then never worked (issue 12, item 9).
+    ("PROJECT", "p1"),  # not a project ID: 6-30 characters
+    ("PROJECT", f"{PROJECT}\n"),  # a trailing newline, e.g. from an env file
+    ("INSTANCE", f"{INSTANCE}\n"),
+    ("DATABASE", "db1\n"),
+    ("EMULATOR_HOST", "localhost:9010\n"),
+    ("DATABASE_ROLE", "reader\n"),
+    ("LABELS", {"team\n": "web"}),
+    ("LABELS", {"team": "web\n"}),
+    ("PING_INTERVAL", 0.001),  # 355 pings a second
+    ("MAX_SESSION_AGE", 0.002),
+    ("RPC_TIMEOUT", 1e-4),
+    ("LEAK_TIMEOUT", 1e10),  # killed the watcher thread with OverflowError
 ]
 
 #: Flask reads env-var strings too: strings that are not what the key needs.
@@ -223,6 +235,69 @@ def test_django_unknown_alias_is_named(django_ready: None, no_network: list[Any]
     assert "'replica'" in str(caught.value) and "'default'" in str(caught.value)
 
 
+# -- a key file's contents as CREDENTIALS ----------------------------------------------------
+
+#: A fake private key (not a real one): it must appear in no message, check or log.
+SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQDfakekeymaterial"
+KEY_FILE_CONTENTS = (
+    '{\n  "type": "service_account",\n  "project_id": "test-project",\n'
+    '  "private_key": "-----BEGIN PRIVATE KEY-----\\n'
+    + SECRET
+    + '\\n-----END PRIVATE KEY-----\\n",\n'
+    '  "client_email": "app@test-project.iam.gserviceaccount.com"\n}\n'
+)
+CONTENTS_WORDS = "looks like the contents of a service-account key"
+
+
+def _assert_no_secret(*texts: object) -> None:
+    for text in texts:
+        assert SECRET not in str(text) and "BEGIN PRIVATE" not in str(text), str(text)[-2000:]
+
+
+def test_flask_credentials_contents_are_refused_and_never_shown(no_network: list[Any]) -> None:
+    config = {f"SPANNER_{k}": v for k, v in BASE.items()}
+    config["SPANNER_CREDENTIALS"] = KEY_FILE_CONTENTS
+    with pytest.raises(ConfigurationError) as caught:
+        _flask_init(config)
+    error = caught.value
+    assert str(error).startswith("SPANNER_CREDENTIALS: the value " + CONTENTS_WORDS), str(error)
+    assert error.value is None
+    _assert_no_secret(str(error), repr(error), error.args, error.value, vars(error))
+
+
+def test_django_check_e008_names_credentials_contents_without_showing_them(
+    django_ready: None, no_network: list[Any]
+) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+    from django.test import override_settings
+
+    from django_app.checks import check_settings
+
+    spanner = {"default": {**BASE, "CREDENTIALS": KEY_FILE_CONTENTS}}
+    message = _django_error(spanner)
+    assert CONTENTS_WORDS in message, message
+    with override_settings(SPANNER=spanner):
+        errors = check_settings()
+        assert [e.id for e in errors] == ["spanner_pools.E008"], errors
+        with pytest.raises(SystemCheckError) as caught:  # what `manage.py check` prints
+            call_command("check", tags=["spanner_pools"])
+    assert CONTENTS_WORDS in str(caught.value)
+    _assert_no_secret(message, errors, [vars(e) for e in errors], caught.value)
+
+
+@pytest.mark.e2e
+def test_gunicorn_worker_boot_error_does_not_print_credentials(figures: dict[str, Any]) -> None:
+    """The example site with the key's JSON in SPANNER_CREDENTIALS: the worker fails to boot,
+    gunicorn exits, and its log says what is wrong without a byte of the key."""
+    server = example_server("127.0.0.1:1", "db1", settings={"CREDENTIALS": KEY_FILE_CONTENTS})
+    code, log = _run_to_exit(server)
+    figures.update(exit_status=code)
+    assert code != 0, log[-3000:]
+    assert "SPANNER_CREDENTIALS: the value " + CONTENTS_WORDS in log, log[-3000:]
+    _assert_no_secret(log)
+
+
 # -- gunicorn with a bad setting -------------------------------------------------------------
 
 
@@ -253,40 +328,25 @@ def test_gunicorn_flask_exits_naming_the_key(preload: bool, figures: dict[str, A
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
-def test_gunicorn_django_exits_naming_the_key(
-    preload: bool, servers: Callable[[GunicornServer], GunicornServer], figures: dict[str, Any]
-) -> None:
-    server = servers(
-        example_server(
-            "127.0.0.1:1",
-            "db1",
-            settings={"POOL_SIZE": 0},
-            preload=preload,
-            # Set here: an in-process Django test may have set it in os.environ already.
-            env={"DJANGO_SETTINGS_MODULE": "example_site.django_site.settings"},
-        )
+def test_gunicorn_django_exits_naming_the_key(preload: bool, figures: dict[str, Any]) -> None:
+    """Workers that fail to boot make the master exit; how long that takes depends on the
+    machine's load, so the wait is the generous no-hang bound of ``_run_to_exit`` (it used
+    to be 5 s, which a loaded machine exceeded once: "kept running", /health unanswered)."""
+    server = example_server(
+        "127.0.0.1:1",
+        "db1",
+        settings={"POOL_SIZE": 0},
+        preload=preload,
+        # Set here: an in-process Django test may have set it in os.environ already.
+        env={"DJANGO_SETTINGS_MODULE": "example_site.django_site.settings"},
     )
     server.args[-1] = "example_site.django_site.wsgi:application"  # the Django site
-    try:
-        server.start(timeout=60)
-    except RuntimeError as exc:  # gunicorn exited during start-up, as it should
-        assert "SPANNER['default']['POOL_SIZE']" in str(exc), str(exc)[-3000:]
-        return
-    process = server.process
-    assert process is not None
-    for _ in range(25):  # workers that fail to boot make the master exit (bounded wait)
-        if process.poll() is not None:
-            log = server.log()
-            figures.update(exit_status=process.returncode)
-            assert "SPANNER['default']['POOL_SIZE']" in log, log[-3000:]
-            return
-        time.sleep(0.2)
-    status = request(server.port, "GET", "/health").status
-    server.stop()
-    figures.update(kept_running=True, health_status=status)
-    log = server.log()
-    assert "SPANNER['default']['POOL_SIZE']" in log, f"/health answered {status}\n{log[-3000:]}"
-    pytest.fail(f"gunicorn kept running with SPANNER['default']['POOL_SIZE']=0 (/health: {status})")
+    code, log = _run_to_exit(server)
+    figures.update(exit_status=code)
+    assert code != 0, log[-3000:]
+    assert "SPANNER['default']['POOL_SIZE']: expected an integer from 1 to 1000, got 0" in log, log[
+        -3000:
+    ]
 
 
 # -- errors inside requests ------------------------------------------------------------------
@@ -318,14 +378,16 @@ def test_request_errors_return_the_session_unpoisoned(
             ("POST", "/txabort", None),
             ("POST", f"/write?id=kept-{i}", None),
         ]
-    responses = hammer(server.port, calls, concurrency=2)
+    responses = hammer(server.port, calls, concurrency=2, one_at_a_time=writes)
     expected = {"/sqlerror": 500, "/txerror": 500, "/txabort": 500, "/write": 200}
     wrong = [
         f"{path} -> {r.status}: {r.body[:200]!r}"
         for (_, path, _), r in zip(calls, responses, strict=True)
         if r.status != expected[path.split("?")[0]]
     ]
-    after = hammer(server.port, [("POST", "/write", None)] * 20, concurrency=2)
+    after = hammer(
+        server.port, [("POST", "/write", None)] * 20, concurrency=2, one_at_a_time=writes
+    )
     stats = request(server.port, "GET", "/stats").json()
     kept = admin.count_rows(probe_db, "SELECT COUNT(*) FROM notes WHERE id LIKE 'kept-%'")
     rolled_back = admin.count_rows(probe_db, "SELECT COUNT(*) FROM notes WHERE id LIKE 'rolled%'")

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
-from tests.e2e import GunicornServer, hammer
+from tests.e2e import GunicornServer, hammer, writes
 
 from .harness import Admin, example_server, failures, tail, worker_stats
 
@@ -52,7 +52,7 @@ def test_sessions_deleted_on_the_server_are_replaced_unseen(
         ("POST", "/notes", {"body": f"after {i}"}) if i % 4 == 0 else ("GET", "/notes", None)
         for i in range(REQUESTS)
     ]
-    responses = hammer(server.port, calls, concurrency=4)
+    responses = hammer(server.port, calls, concurrency=4, one_at_a_time=writes)
     stats = worker_stats(server.port, WORKERS)
     serving = len(admin.session_names(example_db))
     code = server.stop()

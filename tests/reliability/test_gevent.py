@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
-from tests.e2e import GunicornServer, hammer
+from tests.e2e import GunicornServer, hammer, writes
 
 from .harness import (
     Admin,
@@ -60,7 +60,7 @@ def test_gevent_workers_under_load(
         ("POST", "/notes", {"body": f"g{i}"}) if i % WRITE_EVERY == 0 else ("GET", "/notes", None)
         for i in range(REQUESTS)
     ]
-    responses = hammer(server.port, calls, CONCURRENCY)
+    responses = hammer(server.port, calls, CONCURRENCY, one_at_a_time=writes)
     stats = worker_stats(server.port, WORKERS)
     serving = len(admin.session_names(example_db))
     code = server.stop()

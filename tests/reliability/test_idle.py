@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
-from tests.e2e import GunicornServer, hammer
+from tests.e2e import GunicornServer, hammer, writes
 
 from .harness import SESSION_RPCS, Admin, example_server, failures, tail, worker_stats
 
@@ -63,7 +63,7 @@ def test_idle_pools_stay_fresh_and_requests_pay_no_session_rpc(
         ("POST", "/notes", {"body": f"n{i}"}) for i in range(WRITES)
     ]
     calls += [("GET", "/notes", None)] * READS
-    responses = hammer(server.port, calls, concurrency=4)
+    responses = hammer(server.port, calls, concurrency=4, one_at_a_time=writes)
     rpcs = emulator.requests(offset)
     stats = worker_stats(server.port, WORKERS)
     code = server.stop()

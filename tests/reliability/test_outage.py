@@ -29,7 +29,7 @@ import pytest
 from example_site.schema import SCHEMA as EXAMPLE_SCHEMA
 from spanner_pools.emulator import Emulator, provision
 from tests.conftest import INSTANCE, PROJECT
-from tests.e2e import GunicornServer, Response, hammer
+from tests.e2e import GunicornServer, Response, hammer, writes
 
 from .harness import (
     Admin,
@@ -106,7 +106,7 @@ def test_emulator_outage_fails_fast_and_recovers(
         )
     )
     server.start(ready_path="/health")
-    before = hammer(server.port, calls(20, "before"), concurrency=4)
+    before = hammer(server.port, calls(20, "before"), concurrency=4, one_at_a_time=writes)
     assert failures(before) == [], tail(server)
     for _ in range(40):  # both workers have opened their pools (bounded)
         opened = worker_stats(server.port, WORKERS)
@@ -119,7 +119,9 @@ def test_emulator_outage_fails_fast_and_recovers(
     admin.close()
     during: list[Response] = []
     for round_ in range(OUTAGE_ROUNDS):
-        during += hammer(server.port, calls(8, f"during{round_}"), concurrency=4)
+        during += hammer(
+            server.port, calls(8, f"during{round_}"), concurrency=4, one_at_a_time=writes
+        )
         time.sleep(0.5)
     statuses = sorted({r.status for r in during})
     slowest = max(r.seconds for r in during)
@@ -146,7 +148,7 @@ def test_emulator_outage_fails_fast_and_recovers(
         recovered = failures(probe) == []  # every worker answers again
         if not recovered:
             time.sleep(POLL_EVERY)
-    after = hammer(server.port, calls(AFTER_REQUESTS, "after"), concurrency=4)
+    after = hammer(server.port, calls(AFTER_REQUESTS, "after"), concurrency=4, one_at_a_time=writes)
     stats_up = worker_stats(server.port, WORKERS)
     serving = len(admin.session_names(database))
     code = server.stop()

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from spanner_pools.emulator import Emulator
-from tests.e2e import GunicornServer, Response, hammer
+from tests.e2e import GunicornServer, Response, hammer, writes
 
 from .harness import Admin, example_server, failures, tail
 
@@ -54,7 +54,7 @@ def test_max_requests_recycling_leaves_no_sessions(
             else ("GET", "/notes", None)
             for i in range(BATCH)
         ]
-        responses += hammer(server.port, calls, concurrency=4)
+        responses += hammer(server.port, calls, concurrency=4, one_at_a_time=writes)
         on_server.append(len(admin.session_names(example_db)))
     pids = {r.headers.get("x-worker-pid") for r in responses}
     recycles = server.log().count("Autorestarting worker")
