@@ -8,7 +8,7 @@ loop with no end. The manager gives the database a channel built here instead:
 * once an RPC failed with UNAVAILABLE (Spanner unreachable), the :class:`Breaker` opens:
   request RPCs fail at once with :class:`PoolUnavailable` (a 503), which also ends the client's
   endless retry loop for streaming reads. It has its own probe, due 0.25 s after opening and
-  then with a backoff capped at 2 s whatever ``PING_INTERVAL`` or ``POOL`` is: the first request
+  then with a backoff capped at 1.5 s whatever ``PING_INTERVAL`` or ``POOL`` is: the first request
   that finds it due runs the probe (one short RPC) and goes on if Spanner answered. The pool's
   own RPCs (run inside :func:`maintenance`) always go out, and any RPC that succeeds closes it;
 * after an outage the channel reconnects within about a second of the server coming back.
@@ -65,6 +65,18 @@ def maintenance() -> Iterator[None]:
         _local.maintenance = previous
 
 
+@contextmanager
+def _probing() -> Iterator[None]:
+    """The breaker's probe: it waits (within its deadline) for the channel to connect, instead
+    of failing at once while gRPC is still in reconnect backoff after the outage."""
+    _local.probing = True
+    try:
+        with maintenance():
+            yield
+    finally:
+        _local.probing = False
+
+
 class Breaker:
     """Whether Spanner looks unreachable, judged from RPC outcomes, with its own probe.
 
@@ -78,7 +90,7 @@ class Breaker:
     """
 
     FIRST_PROBE = 0.25
-    MAX_PROBE = 2.0
+    MAX_PROBE = 1.5
 
     def __init__(
         self,
@@ -96,7 +108,7 @@ class Breaker:
         self.probe: Callable[[], None] | None = None
         self.on_recover: Callable[[], None] | None = None
         #: What the log says the pool waits for while open (set by the manager per mode).
-        self.waiting_for = "a probe RPC (run by the next request, at most every 2 s) gets through"
+        self.waiting_for = "a probe RPC (run by the next request, at most every 1.5 s) gets through"
         self.trips = 0
 
     @property
@@ -179,7 +191,7 @@ class Breaker:
         """Run the probe in this thread; True if Spanner answered (the breaker is closed)."""
         assert self.probe is not None
         try:
-            with maintenance():
+            with _probing():
                 self.probe()
         except Exception as exc:  # noqa: BLE001 - any failure means "still down"
             with self._lock:
@@ -219,7 +231,7 @@ class _DeadlineInterceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamCli
             capped,
             details.metadata,
             details.credentials,
-            getattr(details, "wait_for_ready", None),
+            True if getattr(_local, "probing", False) else getattr(details, "wait_for_ready", None),
             getattr(details, "compression", None),
         )
 

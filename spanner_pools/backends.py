@@ -39,7 +39,7 @@ __all__ = [
 ]
 
 Log = logging.Logger | logging.LoggerAdapter[Any]
-_PROBE_TEXT = "a probe RPC (run by the next request{pinger}, at most every 2 s) gets through"
+_PROBE_TEXT = "a probe RPC (run by the next request{pinger}, at most every 1.5 s) gets through"
 
 
 @dataclass(frozen=True)

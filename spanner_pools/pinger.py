@@ -4,7 +4,7 @@
 (on a :class:`~spanner_pools.worker.PeriodicWorker`), sleeping until the next session is due;
 each pass re-creates missing sessions, rotates old ones, pings idle ones (and calls
 ``begin_pending_transactions()`` for ``transaction_pinging``). A failed pass is retried with
-the breaker's backoff (0.25 s doubling to 2 s), so missing sessions come back within seconds
+a backoff like the breaker's (0.25 s doubling to 2 s), so missing sessions come back within seconds
 of Spanner answering; settings the server refused
 (:class:`~spanner_pools.errors.PoolMisconfigured`) are logged once and retried slowly (up to
 ``MISCONFIGURED_BACKOFF``), in case the database is created later. Passes are traced as
