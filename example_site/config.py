@@ -12,24 +12,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from spanner_pools._strings import convert_strings
+from spanner_pools.settings import SCHEMA
 
 from .schema import DEFAULT_DATABASE, DEFAULT_INSTANCE, DEFAULT_PROJECT
 
 __all__ = ["spanner_settings_from_env"]
 
-_KEYS = (
-    "POOL",
-    "EMULATOR_HOST",
-    "DATABASE_ROLE",
-    "CREDENTIALS",
-    "POOL_SIZE",
-    "POOL_TIMEOUT",
-    "PING_INTERVAL",
-    "MAX_SESSION_AGE",
-    "LEAK_TIMEOUT",
-    "RPC_TIMEOUT",
-    "LABELS",
-)
+#: Every setting but the three with their own fallbacks below.
+_KEYS = tuple(key for key in SCHEMA if key not in ("PROJECT", "INSTANCE", "DATABASE"))
 
 
 def spanner_settings_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:

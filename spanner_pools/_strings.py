@@ -16,15 +16,14 @@ from typing import Any
 
 from ._redact import safe_value, show_value
 from .errors import ConfigurationError
+from .settings import SCHEMA
 
 __all__ = ["FLOAT_KEYS", "INT_KEYS", "convert_strings", "convert_value"]
 
 #: Keys whose value may be a string of digits (converted to ``int``).
-INT_KEYS = frozenset({"POOL_SIZE"})
+INT_KEYS = frozenset(key for key, setting in SCHEMA.items() if setting.kind == "int")
 #: Keys whose value may be a numeric string (converted to ``float``, seconds).
-FLOAT_KEYS = frozenset(
-    {"POOL_TIMEOUT", "PING_INTERVAL", "MAX_SESSION_AGE", "LEAK_TIMEOUT", "RPC_TIMEOUT"}
-)
+FLOAT_KEYS = frozenset(key for key, setting in SCHEMA.items() if setting.kind == "seconds")
 _INT_RE = re.compile(r"^[+-]?[0-9]+$")
 
 

@@ -20,7 +20,7 @@ from ._redact import holds_key, not_a_path, show_value
 from ._redact import safe_value as _safe_value
 from .errors import ConfigurationError
 
-__all__ = ["POOL_MODES", "SETTINGS_KEYS", "SpannerSettings", "show_value"]
+__all__ = ["POOL_MODES", "SCHEMA", "SETTINGS_KEYS", "Setting", "SpannerSettings", "show_value"]
 
 #: Pool modes accepted by ``POOL``.
 POOL_MODES = ("pinging", "transaction_pinging", "bursty", "multiplexed")
@@ -77,6 +77,50 @@ RANGES: Mapping[str, _Range] = MappingProxyType(
 
 
 @dataclass(frozen=True)
+class Setting:
+    """One key of the schema: its kind (how strings from env vars convert), its default and
+    what it means. ``SETTINGS_KEYS``, ``describe()``, the string rule and the README table
+    follow from it."""
+
+    key: str
+    kind: str  # "id", "text", "choice", "int", "seconds", "labels", "path"
+    default: Any
+    description: str
+
+    @property
+    def attribute(self) -> str:
+        return self.key.lower()
+
+
+#: Every setting, in the order the README lists them.
+SCHEMA: Mapping[str, Setting] = MappingProxyType(
+    {
+        s.key: s
+        for s in (
+            Setting("PROJECT", "id", None, "Google Cloud project (GOOGLE_CLOUD_PROJECT)"),
+            Setting("INSTANCE", "id", None, "instance ID (required)"),
+            Setting("DATABASE", "id", None, "database ID (required)"),
+            Setting("POOL", "choice", "pinging", "pool mode: " + ", ".join(POOL_MODES)),
+            Setting("POOL_SIZE", "int", 10, "sessions per process (1-1000)"),
+            Setting("POOL_TIMEOUT", "seconds", 5.0, "wait for a free session"),
+            Setting("PING_INTERVAL", "seconds", 300.0, "idle time before a ping"),
+            Setting("EMULATOR_HOST", "text", None, "host:port of an emulator"),
+            Setting("DATABASE_ROLE", "id", None, "fine-grained access control role"),
+            Setting("LABELS", "labels", MappingProxyType({}), "labels on every session"),
+            Setting("CREDENTIALS", "path", None, "service-account JSON key file"),
+            Setting("MAX_SESSION_AGE", "seconds", DEFAULT_MAX_SESSION_AGE, "rotation age"),
+            Setting("LEAK_TIMEOUT", "seconds", None, "report sessions held longer"),
+            Setting("RPC_TIMEOUT", "seconds", 30.0, "deadline of every RPC"),
+        )
+    }
+)
+
+
+def _default(key: str) -> Any:
+    return SCHEMA[key].default
+
+
+@dataclass(frozen=True)
 class SpannerSettings:
     """Everything needed to build one per-process pool.
 
@@ -87,17 +131,17 @@ class SpannerSettings:
     instance: str
     database: str
     project: str | None = None
-    pool: str = "pinging"
-    pool_size: int = 10
-    pool_timeout: float = 5.0
-    ping_interval: float = 300.0
+    pool: str = _default("POOL")
+    pool_size: int = _default("POOL_SIZE")
+    pool_timeout: float = _default("POOL_TIMEOUT")
+    ping_interval: float = _default("PING_INTERVAL")
     emulator_host: str | None = None
     database_role: str | None = None
     labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     credentials: str | None = None
-    max_session_age: float = DEFAULT_MAX_SESSION_AGE
-    leak_timeout: float | None = None
-    rpc_timeout: float = 30.0
+    max_session_age: float = _default("MAX_SESSION_AGE")
+    leak_timeout: float | None = _default("LEAK_TIMEOUT")
+    rpc_timeout: float = _default("RPC_TIMEOUT")
 
     @classmethod
     def from_mapping(
@@ -117,43 +161,19 @@ class SpannerSettings:
 
     def describe(self) -> dict[str, Any]:
         """The settings as a plain dict for status output; the credentials path is masked."""
-        return {
-            "PROJECT": self.project,
-            "INSTANCE": self.instance,
-            "DATABASE": self.database,
-            "POOL": self.pool,
-            "POOL_SIZE": self.pool_size,
-            "POOL_TIMEOUT": self.pool_timeout,
-            "PING_INTERVAL": self.ping_interval,
-            "EMULATOR_HOST": self.emulator_host,
-            "DATABASE_ROLE": self.database_role,
-            "LABELS": dict(self.labels),
-            "CREDENTIALS": "***" if self.credentials else None,
-            "MAX_SESSION_AGE": self.max_session_age,
-            "LEAK_TIMEOUT": self.leak_timeout,
-            "RPC_TIMEOUT": self.rpc_timeout,
-        }
+        described: dict[str, Any] = {}
+        for key, setting in SCHEMA.items():
+            value = getattr(self, setting.attribute)
+            if setting.kind == "labels":
+                value = dict(value)
+            elif setting.kind == "path":
+                value = "***" if value else None
+            described[key] = value
+        return described
 
 
 #: Every key ``SpannerSettings.from_mapping`` accepts.
-SETTINGS_KEYS = frozenset(
-    {
-        "PROJECT",
-        "INSTANCE",
-        "DATABASE",
-        "POOL",
-        "POOL_SIZE",
-        "POOL_TIMEOUT",
-        "PING_INTERVAL",
-        "EMULATOR_HOST",
-        "DATABASE_ROLE",
-        "LABELS",
-        "CREDENTIALS",
-        "MAX_SESSION_AGE",
-        "LEAK_TIMEOUT",
-        "RPC_TIMEOUT",
-    }
-)
+SETTINGS_KEYS = frozenset(SCHEMA)
 
 
 def _build(
