@@ -18,8 +18,12 @@ from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 from spanner_pools.settings import _settings_for_tests
 
-if TYPE_CHECKING:  # imported by pytest as a plugin (below), not here: assert rewriting
+if TYPE_CHECKING:
     from spanner_pools.pytest_plugin import SpannerTestDatabase
+
+    from .proxy import (
+        BlackHoleProxy,  # imported by pytest as a plugin (below), not here: assert rewriting
+    )
 
 # The package's plugin is loaded through its entry point once installed (then this is a
 # no-op); naming it here keeps the fixtures working in a checkout not reinstalled yet.
@@ -129,3 +133,13 @@ def _no_leftover_managers() -> Iterator[None]:
     for manager in registry.managers():
         if id(manager) not in before:
             manager.close()
+
+
+@pytest.fixture
+def proxied(emulator: Emulator) -> Iterator[BlackHoleProxy]:
+    """A loopback proxy to the emulator that can refuse, delay or swallow traffic."""
+    from .proxy import BlackHoleProxy
+
+    proxy = BlackHoleProxy(emulator.port)
+    yield proxy
+    proxy.close()

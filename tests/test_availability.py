@@ -57,13 +57,6 @@ def serve_again(manager: PoolManager) -> int:
             time.sleep(0.05)
 
 
-@pytest.fixture
-def proxied(emulator: Emulator) -> Iterator[BlackHoleProxy]:
-    proxy = BlackHoleProxy(emulator.port)
-    yield proxy
-    proxy.close()
-
-
 @pytest.mark.parametrize("mode", MODES)
 def test_a_one_second_refusal_costs_about_a_second(
     proxied: BlackHoleProxy, database_id: str, mode: str

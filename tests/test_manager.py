@@ -229,6 +229,7 @@ def test_a_session_returned_after_close_is_deleted(
     assert len(server_sessions()) == 1  # the lent one
     handle.close()
     assert server_sessions() == []
+    assert manager.stats()["in_use"] == 0
 
 
 def test_close_all_closes_every_registered_manager(

@@ -6,14 +6,13 @@ from __future__ import annotations
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from google.api_core.exceptions import NotFound
 
 from spanner_pools import PoolClosed, PoolError, PoolExhausted, PoolManager
-from spanner_pools.emulator import Emulator
 
 from .proxy import BlackHoleProxy
 from .test_availability import manager_for
@@ -26,13 +25,6 @@ def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     while not condition():
         assert time.monotonic() < deadline, "condition not reached before the guard timeout"
         time.sleep(0.02)
-
-
-@pytest.fixture
-def proxied(emulator: Emulator) -> Iterator[BlackHoleProxy]:
-    proxy = BlackHoleProxy(emulator.port)
-    yield proxy
-    proxy.close()
 
 
 @pytest.fixture
@@ -89,19 +81,6 @@ def test_a_session_lost_during_close_is_given_back(
     assert manager.stats()["in_use"] == 0
     handle.close()
     assert server_sessions() == []
-
-
-def test_a_session_returned_after_close_is_deleted(
-    make_manager: Make, server_sessions: Callable[[], list[Any]]
-) -> None:
-    manager = make_manager(POOL_SIZE=2)
-    handle = manager.session()
-    handle.execute_sql("SELECT 1")
-    manager.close(timeout=0)
-    assert len(server_sessions()) == 1  # the lent one
-    handle.close()
-    assert server_sessions() == []
-    assert manager.stats()["in_use"] == 0
 
 
 # -- fair checkout ---------------------------------------------------------------------------
