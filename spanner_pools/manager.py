@@ -31,7 +31,7 @@ from .backends import Backend
 from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
 from .faults import classify_setup_error
 from .forktoken import ForkToken, warn_inherited
-from .handle import SessionHandle
+from .handle import Loan, SessionHandle
 from .lending import Lending
 from .log import PoolLogger, pool_fields
 from .observing import Notifier
@@ -373,8 +373,28 @@ class PoolManager:
 
     def session(self) -> SessionHandle:
         """A new request-scoped handle; checks a session out only when first used."""
+        return SessionHandle(self)
+
+    # -- the handle's Lender: this process's Lending (a handle may outlive a fork) -----------
+
+    def lend(self) -> Loan:
         self.check_process()
-        return SessionHandle(self._proc.lending)
+        return self._proc.lending.lend()
+
+    def give_back(self, loan: Loan) -> None:
+        self._proc.lending.give_back(loan)  # a loan of the parent's is not the child's: ignored
+
+    def renew(self, loan: Loan) -> None:
+        self._proc.lending.renew(loan)
+
+    def abandoned(self, loan: Loan) -> None:
+        self._proc.lending.abandoned(loan)
+
+    def unavailable(self, exc: BaseException) -> PoolUnavailable:
+        return self._proc.lending.unavailable(exc)
+
+    def counted_unavailable(self, exc: PoolUnavailable) -> None:
+        self._proc.lending.counted_unavailable(exc)
 
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""

@@ -137,6 +137,7 @@ def test_the_log_says_what_fail_fast_waits_for(
             caplog.clear()
 
 
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_in_use_stays_zero_in_a_child_that_closes_an_inherited_handle(
     make_manager: Callable[..., PoolManager],
 ) -> None:
@@ -154,5 +155,24 @@ def test_in_use_stays_zero_in_a_child_that_closes_an_inherited_handle(
     report = run_in_child(child)
     assert report["in_use"] == 0 and report["pid"] != os.getpid()
     assert manager.stats()["in_use"] == 1
+    handle.close()
+    assert manager.stats()["in_use"] == 0
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_handle_made_before_fork_and_used_in_the_child_returns_its_session_there(
+    make_manager: Callable[..., PoolManager],
+) -> None:
+    manager = make_manager()
+    manager.open()
+    handle = manager.session()  # made in the parent, first used in the child
+
+    def child() -> dict[str, Any]:
+        handle.execute_sql("SELECT 1")
+        in_use = manager.stats()["in_use"]
+        handle.close()
+        return {"in_use": in_use, "after": manager.stats()["in_use"]}
+
+    assert run_in_child(child) == {"in_use": 1, "after": 0}
     handle.close()
     assert manager.stats()["in_use"] == 0
