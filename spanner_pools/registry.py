@@ -14,6 +14,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any
 
+from . import _sigterm
 from .stats import PoolObserver
 
 if TYPE_CHECKING:
@@ -73,6 +74,7 @@ def observers() -> tuple[PoolObserver, ...]:
 def register(manager: PoolManager) -> None:
     with _lock:
         _managers[id(manager)] = manager
+    _sigterm.install()  # servers without a stop hook: SIGTERM deletes the sessions too
 
 
 def unregister(manager: PoolManager) -> None:
