@@ -61,8 +61,8 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
 
-    def start(self, timeout: float = 90.0, ready_path: str = "/health") -> Server:
-        """Start and wait for a 200 from ``ready_path`` (bounded by ``timeout``)."""
+    def start(self, timeout: float = 90.0, ready_path: str | None = "/health") -> Server:
+        """Start and wait for the port and a 200 from ``ready_path`` (bounded by ``timeout``)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.args,
@@ -82,7 +82,7 @@ class Server:
             except OSError:
                 time.sleep(0.1)
                 continue
-            if request(self.port, "GET", ready_path).status == 200:
+            if ready_path is None or request(self.port, "GET", ready_path).status == 200:
                 return self
             time.sleep(0.2)
         self.kill()
