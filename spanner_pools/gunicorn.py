@@ -43,10 +43,13 @@ def post_worker_init(worker: Any) -> None:
     If Spanner is unreachable the worker still boots; pools retry in the background and
     requests get 503 until they are open.
     """
+    from . import owner
     from ._gevent import init_grpc_for_gevent
 
     init_grpc_for_gevent()
     registry.open_all(wait=True)
+    # A worker that replaces a killed one (timeout, OOM, SIGKILL) deletes what it left.
+    owner.reap_in_background(registry.managers())
 
 
 def worker_exit(server: Any, worker: Any) -> None:

@@ -36,6 +36,7 @@ from ._gevent import init_grpc_for_gevent
 from .errors import PoolClosed, PoolUnavailable
 from .handle import TRANSPORT_ERRORS, SessionHandle
 from .log import PoolLogger, pool_fields
+from .owner import with_process_labels
 from .pinger import Pinger
 from .pools import ManagedPingingPool, ManagedTransactionPingingPool
 from .settings import SpannerSettings
@@ -358,7 +359,7 @@ class PoolManager:
             "size": s.pool_size,
             "default_timeout": s.pool_timeout,
             "ping_interval": s.ping_interval,
-            "labels": dict(s.labels),
+            "labels": with_process_labels(s.labels),  # owner: dead workers' sessions are reaped
             "database_role": s.database_role,
             "max_session_age": s.max_session_age,
             "rpc_timeout": s.rpc_timeout,

@@ -9,8 +9,11 @@ uWSGI's own module::
 uWSGI must run with ``--master`` (:func:`install` raises :class:`ConfigurationError` saying so
 otherwise). Without ``--lazy-apps`` the pools open in each worker after fork; with it the app
 loads in the worker, so they open at once. Sessions are deleted through ``uwsgi.atexit`` and
-Python's ``atexit``; uWSGI skips both in a worker stopped while busy and in async/gevent mode,
-so stop gracefully (docs/deploy.md). Importing this module does not import ``uwsgi``.
+Python's ``atexit`` (uWSGI calls ``uwsgi.atexit`` in gevent workers too). A worker stopped
+while busy (SIGINT, or SIGTERM with ``--die-on-term``) runs neither: stop gracefully with the
+master FIFO's ``q`` (docs/deploy.md); what such a worker left is deleted by the next worker
+that starts on the host (:mod:`spanner_pools.owner`). Importing this module does not import
+``uwsgi``.
 """
 
 from __future__ import annotations
@@ -29,9 +32,13 @@ logger = logging.getLogger(__name__)
 
 
 def postfork() -> None:
-    """Runs in each worker after fork: drop inherited state, open every pool."""
+    """Runs in each worker after fork: drop inherited state, open every pool, then (in the
+    background) delete sessions that dead workers of this host left behind."""
+    from . import owner
+
     registry.reset_after_fork()
     registry.open_all(wait=True)
+    owner.reap_in_background(registry.managers())
 
 
 def _uwsgi() -> Any:
