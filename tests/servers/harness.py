@@ -61,8 +61,8 @@ class Server:
         self.process: subprocess.Popen[bytes] | None = None
         self.returncode: int | None = None
 
-    def start(self, timeout: float = 90.0, ready_path: str | None = "/health") -> Server:
-        """Start and wait for the port and a 200 from ``ready_path`` (bounded by ``timeout``)."""
+    def launch(self) -> Server:
+        """Start the process only (for a server without a port, e.g. a Celery worker)."""
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
                 self.args,
@@ -72,6 +72,12 @@ class Server:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return self
+
+    def start(self, timeout: float = 90.0, ready_path: str | None = "/health") -> Server:
+        """Start and wait for the port and a 200 from ``ready_path`` (bounded by ``timeout``)."""
+        self.launch()
+        assert self.process is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
@@ -130,6 +136,15 @@ class Server:
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_log(self, text: str, timeout: float = 90.0) -> None:
+        """Poll the log until ``text`` appears (bounded); fail if the process exits first."""
+        assert self.process is not None
+        deadline = time.monotonic() + timeout
+        while text not in self.log():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"{self.name}: no {text!r} in the log:\n{self.log()[-4000:]}")
+            time.sleep(0.1)
 
     def __enter__(self) -> Server:
         return self
