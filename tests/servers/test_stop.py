@@ -27,7 +27,16 @@ class Case:
     env: tuple[tuple[str, str], ...] = ()
 
 
+def gunicorn(*options: str) -> list[str]:
+    """gunicorn with the library's hooks, 2 workers, serving the Flask site."""
+    args = [PY, "-m", "gunicorn", "-b", "127.0.0.1:{port}", "-w", "2", "--no-control-socket"]
+    return [*args, "-c", "python:spanner_pools.gunicorn", *options, f"{FLASK_FACTORY}()"]
+
+
 CASES = [
+    Case("gunicorn-sync", 2, lambda: gunicorn()),
+    Case("gunicorn-gthread", 2, lambda: gunicorn("--threads", "4")),
+    Case("gunicorn-gevent", 2, lambda: gunicorn("-k", "gevent", "--worker-connections", "8")),
     Case(
         "uvicorn",
         1,
