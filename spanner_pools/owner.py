@@ -3,7 +3,8 @@
 A worker killed by SIGKILL (the OOM killer, gunicorn's worker timeout) or stopped while busy
 under uWSGI runs no cleanup, and Spanner keeps its sessions for an hour. Every pooled session
 therefore carries three labels: this host, this PID and the process's start time (so a reused
-PID is never taken for the dead process). :func:`reap` lists the sessions of this host with a
+PID is never taken for the dead process); the host label also hashes the boot ID and the PID
+namespace, so containers sharing a hostname never judge each other's PIDs. :func:`reap` lists the sessions of this host with a
 label filter and deletes those whose process is gone; it is run by the next worker that starts
 on the host (gunicorn ``post_worker_init``, uWSGI ``postfork``) and by uWSGI's master when it
 exits. A live process's sessions are never deleted.
@@ -39,9 +40,9 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-HOST_KEY = "spanner-pools-host"
-PID_KEY = "spanner-pools-pid"
-START_KEY = "spanner-pools-start"
+HOST_KEY = "spanner_pools_host"
+PID_KEY = "spanner_pools_pid"
+START_KEY = "spanner_pools_start"
 #: Labels a session may carry (Spanner's limit), and how many of them are ours.
 MAX_LABELS = 64
 OWN_LABELS = 3
@@ -50,13 +51,28 @@ _INVALID = re.compile(r"[^-_a-z0-9]")
 
 
 def host_label(hostname: str | None = None) -> str:
-    """This host as a label value: lowercase, other characters as '-', at most 63 characters
-    (a long name keeps its start and a hash of the whole)."""
-    name = (hostname if hostname is not None else socket.gethostname()).lower()
-    value = _INVALID.sub("-", name)
-    if len(value) > 63:
-        value = value[:54] + "-" + hashlib.sha256(name.encode()).hexdigest()[:8]
-    return value or "unknown"
+    """This host and PID namespace as a label value: the hostname (lowercase, other characters
+    as '-', at most 50) and a hash of hostname, boot ID and PID namespace, so that two
+    machines or containers sharing a hostname never judge each other's PIDs."""
+    name = socket.gethostname() if hostname is None else hostname
+    value = _INVALID.sub("-", name.lower())[:50] or "unknown"
+    scope = "|".join([name, _read("/proc/sys/kernel/random/boot_id"), _pid_namespace()])
+    return f"{value}-{hashlib.sha256(scope.encode()).hexdigest()[:12]}"
+
+
+def _read(path: str) -> str:
+    try:
+        with open(path, encoding="ascii", errors="replace") as file:
+            return file.read().strip()
+    except OSError:
+        return ""
+
+
+def _pid_namespace() -> str:
+    try:
+        return str(os.stat("/proc/self/ns/pid").st_ino)
+    except OSError:
+        return ""
 
 
 def start_time(pid: int) -> str | None:
