@@ -91,6 +91,10 @@ def install() -> None:
         # The app is loading in a worker (already forked): open now, before any request.
         postfork()
         return
+    # uWSGI forks without Python's before-fork hooks: pools the app already opened get their
+    # fork token now, so the "opened before fork" warning comes once, not once per worker.
+    registry._before_fork()
+    registry._after_fork_in_parent()
     from uwsgidecorators import postfork as uwsgi_postfork
 
     uwsgi_postfork(postfork)

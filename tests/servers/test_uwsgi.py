@@ -22,10 +22,16 @@ POOL_SIZE = 2
 WORKERS = 2
 
 
-def uwsgi(emulator: Emulator, db: str, *options: str, master: bool = True) -> Server:
+def uwsgi(
+    emulator: Emulator,
+    db: str,
+    *options: str,
+    master: bool = True,
+    module: str = "example_site.uwsgi_app:application",
+) -> Server:
     fifo = Path(tempfile.mkdtemp(prefix="uwsgi-fifo-")) / "master.fifo"
     args = [str(BIN / "uwsgi"), "--http-socket", "127.0.0.1:{port}", "--home", sys.prefix]
-    args += ["--module", "example_site.uwsgi_app:application", "--need-app", "--die-on-term"]
+    args += ["--module", module, "--need-app", "--die-on-term"]
     args += ["--processes", str(WORKERS), "--enable-threads"]
     args += ["--master", "--master-fifo", str(fifo)] if master else []  # a FIFO implies master
     server = Server("uwsgi", [*args, *options], site_env(emulator.host, db, POOL_SIZE))
@@ -107,3 +113,18 @@ def test_without_master_is_a_configuration_error(
         log = server.log()
     assert "ConfigurationError" in log and "add --master" in log, log[-3000:]
     assert admin.session_names(example_db) == []
+
+
+@pytest.mark.e2e
+def test_opened_before_fork_is_warned_once(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    module = "tests.servers.uwsgi_preopened:application"
+    with uwsgi(emulator, example_db, module=module) as server:
+        server.start()
+        load(server)
+        assert wait_for_sessions(admin, example_db, (WORKERS + 1) * POOL_SIZE) == 6
+        server.fifo.write_bytes(b"q")  # type: ignore[attr-defined]
+        server.wait()
+        log = server.log()
+    assert log.count("before fork") == 1, log[-4000:]
