@@ -31,11 +31,15 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 def _open() -> str | None:
     """Open every pool (blocking: nothing is served before startup completes, and a plain
     call works under any event loop: asyncio, uvloop, trio). A bad setting is the error."""
+    from . import owner
+
     try:
         registry.open_all(wait=True)
     except Exception as exc:  # noqa: BLE001 - told to the server as startup.failed
         logger.error("spanner_pools: could not start: %s", exc)
         return f"spanner_pools: {exc}"
+    # A worker restarted after a SIGKILL/OOM deletes what the dead one left on this host.
+    owner.reap_in_background(registry.managers())
     return None
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections import defaultdict
 
@@ -15,7 +16,7 @@ from spanner_pools.owner import PID_KEY
 from tests.e2e import GunicornServer, hammer
 from tests.reliability.harness import Admin, failures
 
-from .harness import FLASK_FACTORY, BackgroundLoad, mixed_load, site_env
+from .harness import ASGI_APP, FLASK_FACTORY, BackgroundLoad, Server, mixed_load, site_env
 from .test_uwsgi import uwsgi
 
 POOL_SIZE = 2
@@ -80,3 +81,23 @@ def test_uwsgi_busy_stop_is_cleaned_up_at_the_next_start(
         second.fifo.write_bytes(b"q")  # type: ignore[attr-defined]
         second.wait()
     assert admin.session_names(example_db) == [], second.log()[-3000:]
+
+
+@pytest.mark.e2e
+def test_uvicorn_worker_killed_is_cleaned_up_by_its_replacement(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    args = [sys.executable, "-m", "uvicorn", ASGI_APP, "--host", "127.0.0.1", "--port", "{port}"]
+    env = site_env(emulator.host, example_db, POOL_SIZE)
+    with Server("uvicorn", [*args, "--workers", "2"], env) as server:
+        server.start()
+        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2), server.log()[-3000:]
+        before = sessions_by_pid(admin, example_db)
+        victim, survivor = sorted(before)
+        os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts a new worker
+        assert poll(lambda: victim not in sessions_by_pid(admin, example_db)), server.log()[-3000:]
+        assert sessions_by_pid(admin, example_db)[survivor] == before[survivor]
+        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)
+        assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
+        server.stop(signal.SIGTERM)
+    assert admin.session_names(example_db) == [], server.log()[-3000:]
