@@ -25,6 +25,9 @@ class Case:
     processes: int  # serving processes, each with its own pool
     command: Callable[[], list[str]]
     env: tuple[tuple[str, str], ...] = ()
+    #: False for servers whose SIGTERM is abrupt (no graceful stop of their own): requests in
+    #: flight then may fail (reset, or 503/500 once the pools are closed) as without us.
+    graceful: bool = True
 
 
 def gunicorn(*options: str) -> list[str]:
@@ -131,7 +134,7 @@ def test_stop_leaves_no_session(
         if load is not None:
             answered = load.join()
             assert len(answered) >= 8
-            # A request is either answered or refused by the stopping server, never a 5xx.
-            assert [r.status for r in answered if r.status >= 500] == [], server.log()[-3000:]
+            if case.graceful:  # answered or refused by the stopping server, never a 5xx
+                assert [r.status for r in answered if r.status >= 500] == [], server.log()[-3000:]
     left = admin.session_names(example_db)
     assert left == [], f"{len(left)} of {serving} sessions left:\n{server.log()[-4000:]}"
