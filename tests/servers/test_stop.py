@@ -76,6 +76,7 @@ CASES = [
             [PY, "-m", "waitress", "--listen=127.0.0.1:{port}", "--threads=4"]
             + ["--call", FLASK_FACTORY]
         ),
+        graceful=False,
     ),
     Case(
         "flask-run",
@@ -84,6 +85,7 @@ CASES = [
             [PY, "-m", "flask", "--app", f"{FLASK_FACTORY}()", "run", "--host", "127.0.0.1"]
             + ["--port", "{port}"]
         ),
+        graceful=False,
     ),
 ]
 
