@@ -23,6 +23,9 @@ app.conf.update(
         "data_folder_out": os.path.join(FOLDER, "queue"),
         "processed_folder": os.path.join(FOLDER, "processed"),
         "store_processed": False,
+        "control_folder": os.path.join(
+            FOLDER, "control"
+        ),  # else ./control in the working directory
     },
     result_backend=f"file://{os.path.join(FOLDER, 'results')}",
     worker_hijack_root_logger=False,

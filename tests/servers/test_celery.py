@@ -36,6 +36,7 @@ def client(folder: Path) -> Any:
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
             "store_processed": False,
+            "control_folder": str(folder / "control"),  # else ./control in the working directory
         },
         result_backend=f"file://{folder / 'results'}",
     )
