@@ -24,6 +24,7 @@ from . import _compat, _rpc
 from ._channel import Breaker
 from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
 from .faults import TRANSPORT_ERRORS, classify_setup_error
+from .owner import with_process_labels
 from .pinger import Pinger
 from .pools import ManagedPingingPool, ManagedPool, ManagedTransactionPingingPool
 from .settings import SpannerSettings
@@ -129,7 +130,7 @@ class ManagedBackend:
             "size": settings.pool_size,
             "default_timeout": settings.pool_timeout,
             "ping_interval": settings.ping_interval,
-            "labels": dict(settings.labels),
+            "labels": with_process_labels(settings.labels),  # dead workers' are reaped
             "database_role": settings.database_role,
             "max_session_age": settings.max_session_age,
             "rpc_timeout": settings.rpc_timeout,
@@ -284,7 +285,7 @@ class BurstyBackend(_Unpinged):
         settings = ctx.settings
         self.bursty = BurstyPool(
             target_size=settings.pool_size,
-            labels=dict(settings.labels),
+            labels=with_process_labels(settings.labels),
             database_role=settings.database_role,
         )
         self.pool: AbstractSessionPool | None = self.bursty

@@ -14,6 +14,7 @@ import os
 import threading
 from typing import Any, Protocol
 
+from . import _sigterm
 from .stats import PoolObserver
 
 __all__ = [
@@ -30,9 +31,14 @@ __all__ = [
 
 
 class Registered(Protocol):
-    """What the registry needs of a pool manager: fork awareness, open, close, a log."""
+    """What the registry and the worker hooks need of a pool manager: fork awareness, open,
+    close, a name and a log."""
 
+    alias: str
     log: Any
+
+    @property
+    def opened(self) -> bool: ...
 
     def check_process(self) -> None:
         """Reset if this process is not the one that built the pool (after fork)."""
@@ -90,6 +96,7 @@ def observers() -> tuple[PoolObserver, ...]:
 def register(manager: Registered) -> None:
     with _lock:
         _managers[id(manager)] = manager
+    _sigterm.install(close_all)  # servers without a stop hook: SIGTERM deletes them too
 
 
 def unregister(manager: Registered) -> None:

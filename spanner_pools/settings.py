@@ -406,8 +406,10 @@ class _Validator:
         value = self.values[key]
         if not isinstance(value, Mapping):
             raise self.fail(key, "expected a dict of str to str", value)
-        if len(value) > 64:
-            raise self.fail(key, "expected at most 64 labels", value)
+        if len(value) > 61:  # Spanner's 64 per session, less the 3 that name the process
+            raise self.fail(
+                key, "expected at most 61 labels (spanner-pools adds 3 naming the process)", value
+            )
         for k, v in value.items():
             if not isinstance(k, str) or not _LABEL_KEY_RE.fullmatch(k):
                 raise self.fail(

@@ -21,6 +21,7 @@ from spanner_pools import (
     registry,
 )
 from spanner_pools.emulator import Emulator
+from spanner_pools.owner import with_process_labels
 
 Make = Callable[..., PoolManager]
 SESSION_RPCS = {"Spanner.BatchCreateSessions", "Spanner.CreateSession", "Spanner.GetSession"}
@@ -281,11 +282,13 @@ def test_labels_are_set_on_every_session(
     manager.open()
     sessions = server_sessions()
     assert len(sessions) == 3
-    assert all(dict(s.labels) == {"app": "notes", "env": "test"} for s in sessions)
+    # plus the labels naming this process (spanner_pools.owner)
+    expected = with_process_labels({"app": "notes", "env": "test"})
+    assert all(dict(s.labels) == expected for s in sessions)
     delete_all_sessions(manager, server_sessions)
     with manager.session() as handle:
         handle.execute_sql("SELECT 1")  # replaced: the new session carries the labels too
-    assert [dict(s.labels) for s in server_sessions()] == [{"app": "notes", "env": "test"}]
+    assert [dict(s.labels) for s in server_sessions()] == [expected]
 
 
 def test_stats_keys(make_manager: Make) -> None:

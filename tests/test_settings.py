@@ -136,7 +136,7 @@ def test_settings_are_immutable() -> None:
         ("LABELS", {"Env": "prod"}, "label key 'Env'"),
         ("LABELS", {"env": 1}, "label 'env' has value 1"),
         ("LABELS", {"env": "Prod"}, "label 'env' has value 'Prod'"),
-        ("LABELS", {f"k{i}": "v" for i in range(65)}, "at most 64 labels"),
+        ("LABELS", {f"k{i}": "v" for i in range(62)}, "at most 61 labels"),
         ("CREDENTIALS", "/nonexistent/key.json", "no such file"),
         ("CREDENTIALS", 1, "expected the path of a service-account JSON key file"),
         ("MAX_SESSION_AGE", 28 * 86400, "from 1 hour (3600 s) to under 28 days (2419200 s)"),

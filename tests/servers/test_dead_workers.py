@@ -1,0 +1,102 @@
+"""Workers that die without cleaning up (SIGKILL, a uWSGI worker stopped while busy): the next
+worker on the host deletes their sessions within seconds, and nothing of a live worker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from collections import defaultdict
+
+import pytest
+
+from spanner_pools.emulator import Emulator
+from spanner_pools.owner import PID_KEY
+from tests.e2e import GunicornServer, hammer
+from tests.reliability.harness import Admin, failures
+
+from .harness import ASGI_APP, FLASK_FACTORY, BackgroundLoad, Server, mixed_load, site_env
+from .test_uwsgi import uwsgi
+
+POOL_SIZE = 2
+
+
+def sessions_by_pid(admin: Admin, db: str) -> dict[int, set[str]]:
+    """ListSessions, grouped by the PID label of the process that created each session."""
+    database = admin._database(db)
+    found: dict[int, set[str]] = defaultdict(set)
+    for session in database.spanner_api.list_sessions(database=database.name):
+        found[int(dict(session.labels).get(PID_KEY, "0"))].add(session.name)
+    return dict(found)
+
+
+def poll(condition: object, timeout: float = 30.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():  # type: ignore[operator]
+            return True
+        time.sleep(0.25)
+    return bool(condition())  # type: ignore[operator]
+
+
+@pytest.mark.e2e
+def test_gunicorn_worker_killed_under_load(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    env = site_env(emulator.host, example_db, POOL_SIZE)
+    with GunicornServer(f"{FLASK_FACTORY}()", workers=2, env=env) as server:
+        for _ in range(10):
+            assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
+            before = sessions_by_pid(admin, example_db)
+            if len(before) == 2:
+                break
+        assert sorted(len(v) for v in before.values()) == [POOL_SIZE, POOL_SIZE], before
+        victim, survivor = sorted(before)
+        load = BackgroundLoad(server.port, mixed_load(10, 30), 4).start(4)
+        os.kill(victim, signal.SIGKILL)
+        load.join()
+        assert poll(lambda: victim not in sessions_by_pid(admin, example_db)), server.log()[-3000:]
+        after = sessions_by_pid(admin, example_db)
+        assert after[survivor] == before[survivor]  # the live worker's sessions are intact
+        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)  # its replacement
+        assert "left by dead processes" in server.log()
+    assert admin.session_names(example_db) == [], server.log()[-3000:]
+
+
+@pytest.mark.e2e
+def test_uwsgi_busy_stop_is_cleaned_up_at_the_next_start(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    with uwsgi(emulator, example_db) as first:
+        first.start()
+        assert failures(hammer(first.port, mixed_load(4, 12), concurrency=4)) == []
+        load = BackgroundLoad(first.port, mixed_load(20, 60), 4).start(8)
+        first.stop(signal.SIGTERM)  # --die-on-term: busy workers skip every Python hook
+        load.join()
+    old = set(sessions_by_pid(admin, example_db))
+    with uwsgi(emulator, example_db) as second:
+        second.start()
+        assert poll(lambda: not old & set(sessions_by_pid(admin, example_db))), second.log()[-3000:]
+        second.stop(signal.SIGTERM)  # idle now: every worker runs its exit hooks
+    assert admin.session_names(example_db) == [], second.log()[-3000:]
+
+
+@pytest.mark.e2e
+def test_uvicorn_worker_killed_is_cleaned_up_by_its_replacement(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    args = [sys.executable, "-m", "uvicorn", ASGI_APP, "--host", "127.0.0.1", "--port", "{port}"]
+    env = site_env(emulator.host, example_db, POOL_SIZE)
+    with Server("uvicorn", [*args, "--workers", "2"], env) as server:
+        server.start()
+        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2), server.log()[-3000:]
+        before = sessions_by_pid(admin, example_db)
+        victim, survivor = sorted(before)
+        os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts a new worker
+        assert poll(lambda: victim not in sessions_by_pid(admin, example_db)), server.log()[-3000:]
+        assert sessions_by_pid(admin, example_db)[survivor] == before[survivor]
+        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)
+        assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
+        server.stop(signal.SIGTERM)
+    assert admin.session_names(example_db) == [], server.log()[-3000:]

@@ -1,0 +1,99 @@
+"""Process labels on pooled sessions, and the reaper: it deletes the sessions of dead processes
+of this host (a dead PID, or a PID reused by another process) and nothing else."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from spanner_pools import PoolManager
+from spanner_pools.owner import (
+    HOST_KEY,
+    PID_KEY,
+    START_KEY,
+    alive,
+    host_label,
+    process_labels,
+    reap,
+    start_time,
+)
+
+
+def test_host_label_is_a_valid_label_value() -> None:
+    label = re.compile(r"^[-_a-z0-9]{1,63}$")
+    assert host_label("Web-01.Example.COM").startswith("web-01-example-com-")
+    long = host_label("h" * 100)
+    assert label.match(long) and long.startswith("h" * 50 + "-")
+    assert host_label("h" * 100) != host_label("h" * 99)  # the hash covers the whole name
+    assert host_label("").startswith("unknown-")
+    assert host_label() == host_label()
+
+
+def test_alive_tells_dead_and_reused_pids() -> None:
+    me = os.getpid()
+    assert alive(me, start_time(me))
+    assert not alive(me, "1")  # same PID, another start time: another process
+    child = subprocess.Popen(["sleep", "30"])
+    started = start_time(child.pid)
+    assert alive(child.pid, started)
+    child.kill()
+    child.wait()
+    assert not alive(child.pid, started)
+
+
+def _create(database: Any, labels: dict[str, str]) -> str:
+    response = database.spanner_api.batch_create_sessions(
+        request={
+            "database": database.name,
+            "session_count": 1,
+            "session_template": {"labels": labels},
+        }
+    )
+    return str(response.session[0].name)
+
+
+def test_reap_deletes_only_dead_processes_sessions(
+    make_manager: Callable[..., PoolManager],
+    server_sessions: Callable[[], list[Any]],
+    admin_client: Any,
+    database_id: str,
+) -> None:
+    manager = make_manager(POOL_SIZE=2, LABELS={"team": "web"})
+    manager.open()
+    ours = {s.name for s in server_sessions()}
+    assert len(ours) == 2
+    for session in server_sessions():
+        assert dict(session.labels) == {"team": "web", **process_labels()}
+
+    database = admin_client.instance("test-instance").database(database_id)
+    host = host_label()
+    live = subprocess.Popen(["sleep", "60"])
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    try:
+        keep = {
+            _create(
+                database,
+                {HOST_KEY: host, PID_KEY: str(live.pid), START_KEY: start_time(live.pid) or "0"},
+            ),
+            _create(database, {HOST_KEY: "other-host", PID_KEY: str(dead.pid), START_KEY: "5"}),
+            _create(database, {"team": "web"}),  # not ours at all
+        }
+        gone = {
+            _create(database, {HOST_KEY: host, PID_KEY: str(dead.pid), START_KEY: "5"}),
+            _create(database, {HOST_KEY: host, PID_KEY: str(os.getpid()), START_KEY: "1"}),
+        }
+        assert reap(manager.database) == 2
+        left = {s.name for s in server_sessions()}
+        assert left == ours | keep
+        assert not left & gone
+        with manager.session() as s:  # the pool is untouched
+            assert s.execute_sql("SELECT 1") == [[1]]
+    finally:
+        live.kill()
+        live.wait()
+    for name in keep:
+        database.spanner_api.delete_session(name=name)
