@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -63,15 +64,18 @@ def test_sessions_of_a_pool_are_counted_by_label(
 
     sessions = report["sessions"]
     assert sessions["total"] == 4
-    assert sessions["by_label"] == {"env=test": 3, "team=web": 3}
-    assert sessions["unlabeled"] == 1
+    own = {k: v for k, v in sessions["by_label"].items() if not k.startswith("spanner_pools_")}
+    assert own == {"env=test": 3, "team=web": 3}
+    # Every pooled session also names its process (spanner_pools.owner): both pools are ours.
+    assert sessions["by_label"][f"spanner_pools_pid={os.getpid()}"] == 4
+    assert sessions["unlabeled"] == 0
     assert sessions["truncated"] is False
     assert 0 <= sessions["newest_age_seconds"] <= sessions["oldest_age_seconds"]
     assert sessions["max_idle_seconds"] >= 0
     assert len(server_sessions()) == before  # the probe is gone; the pools' sessions stay
     text = render_text({"default": report})
     assert "sessions:   4 on the server" in text
-    assert "env=test: 3, team=web: 3; unlabeled: 1" in text
+    assert "env=test: 3, " in text and "team=web: 3" in text and "unlabeled: 0" in text
 
 
 def test_probe_of_another_status_check_is_not_counted(
