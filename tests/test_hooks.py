@@ -48,9 +48,12 @@ def test_celery_hooks_open_in_the_background(
     manager = make_manager(POOL_SIZE=2)
     celery_hooks.on_worker_process_init(sender=None)
     deadline = time.monotonic() + 30
-    while len(server_sessions()) < 2 and time.monotonic() < deadline:
+    # The pool's own count: the server lists the sessions a moment before the pool has
+    # registered them from the BatchCreateSessions answer.
+    while manager.stats()["sessions"] < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert manager.stats()["sessions"] == 2
+    assert len(server_sessions()) == 2
     celery_hooks.on_worker_process_shutdown(sender=None)
     assert server_sessions() == []
 
