@@ -4,8 +4,10 @@ Nothing touches the network at construction. ``open()`` builds everything in the
 process; after ``fork()`` the child drops what it inherited (without using or deleting it)
 and builds its own on next use. ``close()`` stops the pinger and deletes the sessions.
 
-What a ``POOL`` mode does lives in :mod:`.backends` (chosen by one lookup); the lending
-bookkeeping (loans, ``in_use``), open/close and the observers live here. Every record names the
+What a ``POOL`` mode does lives in :mod:`.backends` (chosen by one lookup); open/close and use
+live here, and the manager's other parts in their own modules: fork ownership
+(:mod:`._manager_fork`), lending to handles (:mod:`._manager_lender`, over
+:mod:`.lending`) and ``stats()`` (:mod:`._manager_stats`). Every record names the
 pool (:class:`~spanner_pools.log.PoolLogger`); observers (:mod:`spanner_pools.stats`, used by
 :mod:`spanner_pools.metrics`) see counters and gauges; checkouts are traced
 (:mod:`spanner_pools.tracing`); with ``LEAK_TIMEOUT`` a watcher reports handles held too long.
@@ -13,13 +15,10 @@ pool (:class:`~spanner_pools.log.PoolLogger`); observers (:mod:`spanner_pools.st
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from google.cloud.spanner_v1 import Client
@@ -27,11 +26,15 @@ from google.cloud.spanner_v1.database import Database
 from google.cloud.spanner_v1.pool import AbstractSessionPool
 
 from . import registry, tracing
+from ._manager_base import _Process
+from ._manager_fork import ForkOwnership
+from ._manager_lender import LenderPart
+from ._manager_stats import StatsPart
 from .backends import Backend
 from .errors import PoolClosed, PoolMisconfigured, PoolUnavailable
 from .faults import classify_setup_error
-from .forktoken import ForkToken, warn_inherited
-from .handle import Loan, SessionHandle
+from .forktoken import ForkToken
+from .handle import SessionHandle
 from .lending import Lending
 from .log import PoolLogger, pool_fields
 from .observing import Notifier
@@ -46,24 +49,7 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
-@dataclass
-class _Process:
-    """Every field that belongs to one process: after ``fork()`` the child makes a new one."""
-
-    counters: PoolCounters
-    lending: Lending
-    pid: int = field(default_factory=os.getpid)
-    lock: threading.RLock = field(default_factory=threading.RLock)
-    built: Built | None = None
-    retired: Built | None = None  # after close, for late returns
-    paused: Backend | None = None  # held across fork()
-    #: The settings the server refused, or no credentials: requests get it at once.
-    setup_error: PoolMisconfigured | None = None
-    setup_retry_at: float = 0.0
-    setup_wait: float = 5.0
-
-
-class PoolManager:
+class PoolManager(ForkOwnership, LenderPart, StatsPart):
     """Owns the Spanner ``Client``, ``Database`` and pool of one process.
 
     ``alias`` names the pool in logs, thread names and stats (Django's alias; ``"default"``).
@@ -135,51 +121,6 @@ class PoolManager:
     def log_extra(self) -> dict[str, Any]:
         """``extra`` for a log record about this pool: alias, database and this process's PID."""
         return pool_fields(self.alias, self.settings.database)
-
-    # -- process ownership (registry.ForkAware) -----------------------------------------------
-
-    def check_process(self) -> None:
-        """Backstop for forks ``os.register_at_fork`` did not see (redis-py's ``_checkpid``)."""
-        if self._proc.pid != os.getpid():
-            self._after_fork()
-
-    def pause_for_fork(self) -> None:
-        """Before ``fork()`` in this process: let the pinger finish its pass and wait.
-
-        An open pool also gets its fork token now, for the once-per-tree warning."""
-        proc = self._proc
-        if proc.built is None or proc.pid != os.getpid():
-            return
-        if self._fork_token is None:
-            # Out of descriptors: no token, and every child warns on its own.
-            with contextlib.suppress(OSError):
-                self._fork_token = ForkToken()
-        if proc.built.backend.pause():
-            proc.paused = proc.built.backend
-
-    def resume_after_fork(self) -> None:
-        """After ``fork()``, in the parent: let the pinger go on."""
-        paused, self._proc.paused = self._proc.paused, None
-        if paused is not None:
-            paused.resume()
-
-    def _after_fork(self) -> None:
-        """In a child: forget the parent's client, channel and sessions without touching them.
-
-        Says nothing yet: the warning comes when the child uses the pool (:meth:`open`).
-        """
-        built, parent = self._proc.built, self._proc.pid
-        self._proc = self._new_process()  # the pinger's and leak watcher's threads stayed behind
-        if built is not None:
-            registry.keep_inherited(built)
-            self._inherited_from = parent
-
-    def _warn_inherited(self) -> None:
-        """The pool was open in a parent and is now used here: warn once per process tree."""
-        parent, self._inherited_from = self._inherited_from, None
-        token, self._fork_token = self._fork_token, None
-        if parent is not None and (token is None or token.take()):
-            warn_inherited(self.log, parent)
 
     # -- open / close ---------------------------------------------------------------------
 
@@ -375,27 +316,6 @@ class PoolManager:
         """A new request-scoped handle; checks a session out only when first used."""
         return SessionHandle(self)
 
-    # -- the handle's Lender: this process's Lending (a handle may outlive a fork) -----------
-
-    def lend(self) -> Loan:
-        self.check_process()
-        return self._proc.lending.lend()
-
-    def give_back(self, loan: Loan) -> None:
-        self._proc.lending.give_back(loan)  # a loan of the parent's is not the child's: ignored
-
-    def renew(self, loan: Loan) -> None:
-        self._proc.lending.renew(loan)
-
-    def abandoned(self, loan: Loan) -> None:
-        self._proc.lending.abandoned(loan)
-
-    def unavailable(self, exc: BaseException) -> PoolUnavailable:
-        return self._proc.lending.unavailable(exc)
-
-    def counted_unavailable(self, exc: PoolUnavailable) -> None:
-        self._proc.lending.counted_unavailable(exc)
-
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""
         with self.session() as handle:
@@ -416,47 +336,3 @@ class PoolManager:
     def check(self) -> None:
         """Run ``SELECT 1`` on a pooled session: raises if the database does not answer."""
         self.call(lambda handle: handle.execute_sql("SELECT 1"))
-
-    # -- observing it -----------------------------------------------------------------------
-
-    def stats(self) -> dict[str, Any]:
-        """Gauges and counters of this process's pool; never an RPC."""
-        self.check_process()
-        proc = self._proc
-        built = proc.built
-        backend = built.backend if built is not None else None
-        setup_error = proc.setup_error or (backend.setup_error() if backend else None)
-        stats: dict[str, Any] = {
-            "pid": os.getpid(),
-            "alias": self.alias,
-            "database": self.settings.database,
-            "pool": self.settings.pool,
-            "opened": built is not None,
-            "closed": self._closed,
-            "size": self.settings.pool_size,
-            "sessions": 0,
-            "available": 0,
-            "waiting": 0,
-            "oldest_session_age": 0.0,
-            "pinger_alive": bool(backend and backend.pinger_alive()),
-            "leak_watcher_alive": proc.lending.leak_watcher_alive,
-            "unreachable": bool(built and built.breaker.down),
-            "unreachable_seconds": built.breaker.seconds_down() if built else 0.0,
-            "setup_error": str(setup_error) if setup_error is not None else None,
-        }
-        if backend is not None:
-            stats.update(backend.gauges())
-        stats.update(proc.counters.snapshot())
-        stats["in_use"] = proc.lending.in_use
-        return stats
-
-    def gauges(self) -> dict[str, float]:
-        """The sizes metrics export, for this process: POOL_SIZE while open (else 0),
-        sessions held, available, in use, most in use at once. No RPC."""
-        values = self.stats()
-        if not values["opened"]:
-            values["size"] = 0
-        return {
-            key: float(values[key])
-            for key in ("size", "sessions", "available", "in_use", "max_in_use")
-        }
