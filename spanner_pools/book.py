@@ -4,6 +4,8 @@ for a ping or a rotation, who waits for one, and which slots are being re-create
 No RPC and no thread here: the clock and the random source are injected, so the schedule is
 tested offline (``tests/test_book.py``), in the manner of psycopg_pool's ``test_sched.py``.
 :class:`~spanner_pools.pools.ManagedPingingPool` makes the RPCs and calls in under no lock.
+The schedule and idle heap live in :mod:`._book_schedule`, the slots and the stale and
+unverified sets in :mod:`._book_slots`; lending, closing and the gauges here.
 """
 
 from __future__ import annotations
@@ -14,37 +16,17 @@ import random
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Hashable, Iterable
-from typing import Any, Generic, TypeVar
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from ._book_schedule import Pooled, S, _Waiter
+from ._book_slots import Slots
 from .errors import PoolClosed, PoolExhausted, SessionReturnedTwice
 
 __all__ = ["Pooled", "SessionBook"]
 
-S = TypeVar("S", bound=Hashable)
 
-
-class Pooled(Generic[S]):
-    """One owned session and when it must be rotated."""
-
-    __slots__ = ("session", "rotate_at")
-
-    def __init__(self, session: S, rotate_at: float) -> None:
-        self.session = session
-        self.rotate_at = rotate_at
-
-
-class _Waiter(Generic[S]):
-    """One caller of :meth:`SessionBook.take` waiting for a session, in arrival order."""
-
-    __slots__ = ("cond", "item")
-
-    def __init__(self, lock: threading.Lock) -> None:
-        self.cond = threading.Condition(lock)
-        self.item: Pooled[S] | None = None
-
-
-class SessionBook(Generic[S]):
+class SessionBook(Slots[S]):
     """Owned, idle, lent and reserved sessions of one pool of ``size``.
 
     Sessions are keyed by object, not ID: an emulator restarted on the same port hands out the
@@ -79,18 +61,6 @@ class SessionBook(Generic[S]):
         self._server_created: dict[S, Any] = {}  # session -> the server's create_time
         self._unverified: set[S] = set()  # to check with GetSession after an outage
         self._graveyard: list[S] = []  # came back after close
-
-    # -- the schedule (lock held or not: pure arithmetic) -------------------------------------
-
-    def next_ping(self, now: float, fresh: bool = False) -> float:
-        """Ping time of a session just returned (or, ``fresh``, just created), jittered so
-        that workers started together spread their pings over the interval."""
-        spread = 0.5 if fresh else 0.2
-        return now + self.interval * (1.0 - spread * self.random.random())
-
-    def rotate_at(self, now: float) -> float:
-        """Rotation time of a new session: spread over the last 10% of ``MAX_SESSION_AGE``."""
-        return now + self.max_session_age * (1.0 - 0.1 * self.random.random())
 
     # -- lending (each takes the lock) --------------------------------------------------------
 
@@ -192,140 +162,7 @@ class SessionBook(Generic[S]):
         """Return sessions taken off the heap for maintenance (the still-owned ones)."""
         self.push(items, ping_at)
 
-    def is_unverified(self, session: S) -> bool:
-        return session in self._unverified
-
-    def verified(self, session: S) -> None:
-        with self.lock:
-            self._unverified.discard(session)
-
-    # -- slots -----------------------------------------------------------------------------------
-
-    def _reserve(self, count: int) -> int:
-        free = 0 if self.closed else self.size - len(self._owned) - self._creating
-        reserved = max(0, min(count, free))
-        self._creating += reserved
-        return reserved
-
-    def reserve(self, count: int) -> int:
-        """Reserve up to ``count`` free slots for sessions about to be created."""
-        with self.lock:
-            return self._reserve(count)
-
-    def disown_and_reserve(self, session: S) -> int:
-        """Forget a lost session and reserve its slot for the replacement (1, or 0 if closed):
-        a refill running meanwhile does not fill the same slot."""
-        with self.lock:
-            self._disown(session)
-            self._lent.pop(session, None)
-            self._stale.discard(session)
-            return self._reserve(1)
-
-    def created(
-        self, sessions: list[tuple[S, Any]], *, reserved: int
-    ) -> tuple[list[Pooled[S]], int]:
-        """Register sessions just created (with the server's create_time) and release the
-        ``reserved`` slots. Owned sessions whose ID the server just handed out again were lost
-        by it: they are dropped. Returns the new items and how many were dropped so."""
-        now = self.clock()
-        made = [Pooled(session, self.rotate_at(now)) for session, _ in sessions]
-        with self.lock:
-            self._creating -= reserved
-            dropped = self._forget_reused_ids({getattr(s, "session_id", None) for s, _ in sessions})
-            for session, server_time in sessions:
-                self._server_created[session] = server_time
-                self._owned[session] = now
-        return made, dropped
-
-    def release(self, reserved: int) -> bool:
-        """Creating failed: free the ``reserved`` slots. True if the pool now owns nothing and
-        nothing is being created (then the waiters are woken to fail now)."""
-        with self.lock:
-            self._creating -= reserved
-            empty = not self._owned and not self._creating
-            if empty:
-                self._wake_waiters()
-            return empty
-
-    def _disown(self, session: S) -> None:
-        self._owned.pop(session, None)
-        self._server_created.pop(session, None)
-        self._unverified.discard(session)
-
-    def disown(self, session: S) -> None:
-        with self.lock:
-            self._disown(session)
-
-    def forget(self, session: S) -> bool:
-        """The server lost a session (found by someone else): free its slot. True if owned."""
-        with self.lock:
-            if session not in self._owned:
-                return False
-            self._disown(session)
-            self._lent.pop(session, None)
-            self._stale.discard(session)
-            return True
-
-    def _forget_reused_ids(self, new_ids: set[Any]) -> int:
-        stale = {s for s in self._owned if getattr(s, "session_id", None) in new_ids}
-        if not stale:
-            return 0
-        for session in stale:
-            self._disown(session)
-        idle = [entry for entry in self._idle if entry[2].session not in stale]
-        if len(idle) != len(self._idle):
-            self._idle = idle
-            heapq.heapify(self._idle)
-        self._stale |= stale & set(self._lent)
-        return len(stale)
-
-    def server_created(self, session: S) -> Any:
-        return self._server_created.get(session)
-
-    # -- maintenance ------------------------------------------------------------------------------
-
-    def due(self, now: float) -> list[Pooled[S]]:
-        """Take every idle session whose ping is due off the heap."""
-        with self.lock:
-            taken: list[Pooled[S]] = []
-            while self._idle and self._idle[0][0] <= now:
-                taken.append(heapq.heappop(self._idle)[2])
-            return taken
-
-    def old(self, now: float) -> list[tuple[float, Pooled[S]]]:
-        """Take every idle session due for rotation off the heap, with its ping time."""
-        with self.lock:
-            old = [entry for entry in self._idle if entry[2].rotate_at <= now]
-            for entry in old:
-                self._idle.remove(entry)
-            heapq.heapify(self._idle)
-            return [(ping_at, item) for ping_at, _, item in old]
-
-    def verify_all(self) -> None:
-        """After an outage: every session is checked (GetSession) before its next use."""
-        with self.lock:
-            self._unverified = set(self._owned)
-            self._idle = [(0.0, seq, entry) for _, seq, entry in self._idle]
-            heapq.heapify(self._idle)
-
-    def schedule(self) -> list[float]:
-        """The next ping times of the idle sessions, soonest first (for tests and debugging)."""
-        with self.lock:
-            return sorted(at for at, _, _ in self._idle)
-
-    def seconds_until_due(self) -> float | None:
-        """Seconds until the next idle session needs a ping or a rotation (None if no idle)."""
-        with self.lock:
-            if not self._idle:
-                return None
-            soonest = min(self._idle[0][0], min(entry[2].rotate_at for entry in self._idle))
-            return max(0.0, soonest - self.clock())
-
     # -- closing -----------------------------------------------------------------------------------
-
-    def _wake_waiters(self) -> None:
-        for waiter in self._waiters:
-            waiter.cond.notify()
 
     def close(self) -> None:
         """Stop lending: waiters get :class:`PoolClosed`; what comes back is doomed."""
@@ -347,14 +184,6 @@ class SessionBook(Generic[S]):
             return taken
 
     # -- gauges ----------------------------------------------------------------------------------
-
-    @property
-    def free_slots(self) -> int:
-        return self.size - len(self._owned) - self._creating
-
-    @property
-    def owns_any(self) -> bool:
-        return bool(self._owned)
 
     def gauges(self) -> dict[str, Any]:
         with self.lock:
