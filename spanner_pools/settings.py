@@ -3,121 +3,35 @@
 Keys are upper case (``POOL_SIZE``); the adapters add their prefix (``SPANNER_POOL_SIZE`` in
 Flask, ``SPANNER['default']['POOL_SIZE']`` in Django) through ``key_format`` so that every
 error names the setting exactly as the user wrote it. Validation never touches the network.
+The schema (keys, kinds, defaults, ranges) lives in :mod:`._settings_schema` and the checks of
+each value in :mod:`._settings_checks`; both are re-exported here.
 """
 
 from __future__ import annotations
 
-import difflib
-import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from ._redact import holds_key, not_a_path, show_value
 from ._redact import safe_value as _safe_value
+from ._redact import show_value as show_value
+from ._settings_checks import _DATABASE_RE, _INSTANCE_RE, _ROLE_RE, _Validator
+from ._settings_schema import DAY as DAY
+from ._settings_schema import DEFAULT_MAX_SESSION_AGE as DEFAULT_MAX_SESSION_AGE
+from ._settings_schema import HOUR as HOUR
+from ._settings_schema import POOL_MODES as POOL_MODES
+from ._settings_schema import RANGES as RANGES
+from ._settings_schema import SCHEMA as SCHEMA
+from ._settings_schema import SERVER_IDLE_LIMIT as SERVER_IDLE_LIMIT
+from ._settings_schema import SERVER_MAX_SESSION_AGE as SERVER_MAX_SESSION_AGE
+from ._settings_schema import SETTINGS_KEYS as SETTINGS_KEYS
+from ._settings_schema import Setting as Setting
+from ._settings_schema import _default
 from .errors import ConfigurationError
 
 __all__ = ["POOL_MODES", "SCHEMA", "SETTINGS_KEYS", "Setting", "SpannerSettings", "show_value"]
-
-#: Pool modes accepted by ``POOL``.
-POOL_MODES = ("pinging", "transaction_pinging", "bursty", "multiplexed")
-
-#: The server deletes sessions idle for about an hour, and any session after 28 days.
-SERVER_IDLE_LIMIT = 3600.0
-SERVER_MAX_SESSION_AGE = 28 * 24 * 3600.0
-
-DEFAULT_MAX_SESSION_AGE = 25 * 24 * 3600.0
-
-# Matched with ``fullmatch`` (``$`` would accept a final newline); ASCII classes only, so no
-# whitespace or control character passes.
-_PROJECT_RE = re.compile(r"(?:[a-z0-9][-a-z0-9.]{0,61}[a-z0-9]:)?[a-z][-a-z0-9]{4,28}[a-z0-9]")
-_INSTANCE_RE = re.compile(r"[a-z][-a-z0-9]{0,62}[a-z0-9]")
-_DATABASE_RE = re.compile(r"[a-z][a-z0-9_\-]{0,28}[a-z0-9]")
-_ROLE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,127}")
-_LABEL_KEY_RE = re.compile(r"[a-z][-_a-z0-9]{0,62}")
-_LABEL_VALUE_RE = re.compile(r"[-_a-z0-9]{0,63}")
-_HOST_PORT_RE = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})")
-
-HOUR = 3600.0
-DAY = 24 * HOUR
-
-
-@dataclass(frozen=True)
-class _Range:
-    """Allowed seconds of a duration key: ``low`` to ``high`` (``high`` excluded if
-    ``open_high``); the message states them in human units."""
-
-    low: float
-    high: float
-    open_high: bool = False
-
-    def allows(self, value: float, low: float | None = None) -> bool:
-        low = self.low if low is None else low
-        return low <= value and (value < self.high if self.open_high else value <= self.high)
-
-    def text(self, low: float | None = None) -> str:
-        lo = "more than 0" if low == 0 else _seconds(self.low if low is None else low)
-        return f"from {lo} to {'under ' if self.open_high else ''}{_seconds(self.high)}"
-
-
-#: The user-facing ranges (README "Settings"). Below ``PING_INTERVAL`` 1 s the pinger makes
-#: hundreds of RPCs a second; ``LEAK_TIMEOUT`` is capped because ``Condition.wait`` overflows.
-RANGES: Mapping[str, _Range] = MappingProxyType(
-    {
-        "POOL_TIMEOUT": _Range(0.01, HOUR),
-        "PING_INTERVAL": _Range(1.0, SERVER_IDLE_LIMIT - 1),
-        "MAX_SESSION_AGE": _Range(HOUR, SERVER_MAX_SESSION_AGE, open_high=True),
-        "LEAK_TIMEOUT": _Range(1.0, SERVER_MAX_SESSION_AGE),
-        "RPC_TIMEOUT": _Range(1.0, SERVER_IDLE_LIMIT - 1),
-    }
-)
-
-
-@dataclass(frozen=True)
-class Setting:
-    """One key of the schema: its kind (how strings from env vars convert), its default and
-    what it means. ``SETTINGS_KEYS``, ``describe()``, the string rule and the README table
-    follow from it."""
-
-    key: str
-    kind: str  # "id", "text", "choice", "int", "seconds", "labels", "path"
-    default: Any
-    description: str
-
-    @property
-    def attribute(self) -> str:
-        return self.key.lower()
-
-
-#: Every setting, in the order the README lists them.
-SCHEMA: Mapping[str, Setting] = MappingProxyType(
-    {
-        s.key: s
-        for s in (
-            Setting("PROJECT", "id", None, "Google Cloud project (GOOGLE_CLOUD_PROJECT)"),
-            Setting("INSTANCE", "id", None, "instance ID (required)"),
-            Setting("DATABASE", "id", None, "database ID (required)"),
-            Setting("POOL", "choice", "pinging", "pool mode: " + ", ".join(POOL_MODES)),
-            Setting("POOL_SIZE", "int", 10, "sessions per process (1-1000)"),
-            Setting("POOL_TIMEOUT", "seconds", 5.0, "wait for a free session"),
-            Setting("PING_INTERVAL", "seconds", 300.0, "idle time before a ping"),
-            Setting("EMULATOR_HOST", "text", None, "host:port of an emulator"),
-            Setting("DATABASE_ROLE", "id", None, "fine-grained access control role"),
-            Setting("LABELS", "labels", MappingProxyType({}), "labels on every session"),
-            Setting("CREDENTIALS", "path", None, "service-account JSON key file"),
-            Setting("MAX_SESSION_AGE", "seconds", DEFAULT_MAX_SESSION_AGE, "rotation age"),
-            Setting("LEAK_TIMEOUT", "seconds", None, "report sessions held longer"),
-            Setting("RPC_TIMEOUT", "seconds", 30.0, "deadline of every RPC"),
-        )
-    }
-)
-
-
-def _default(key: str) -> Any:
-    return SCHEMA[key].default
 
 
 @dataclass(frozen=True)
@@ -170,10 +84,6 @@ class SpannerSettings:
                 value = "***" if value else None
             described[key] = value
         return described
-
-
-#: Every key ``SpannerSettings.from_mapping`` accepts.
-SETTINGS_KEYS = frozenset(SCHEMA)
 
 
 def _build(
@@ -249,181 +159,3 @@ def _settings_for_tests(
     that tests can run the pinger, rotation and deadlines in fractions of a second. Types,
     formats and maximums are checked as usual. Not part of the API; users get ``RANGES``."""
     return _build(SpannerSettings, values, key_format, environ, testing=True)
-
-
-def _seconds(value: float) -> str:
-    """A duration for a message: ``3599``, ``1 hour (3600 s)``, ``28 days (2419200 s)``."""
-    for unit, size in (("day", DAY), ("hour", HOUR)):
-        if value >= size and value % size == 0:
-            count = int(value // size)
-            return f"{count} {unit}{'s' if count > 1 else ''} ({value:.0f} s)"
-    return f"{value:.0f}" if value == int(value) else f"{value:g}"
-
-
-class _Validator:
-    """Reads one key at a time from the user's mapping and raises on the first bad one."""
-
-    def __init__(self, values: Mapping[str, Any], key_format: str, *, testing: bool) -> None:
-        self.values = values
-        self.key_format = key_format
-        self.testing = testing
-
-    def name(self, key: str) -> str:
-        return self.key_format.format(key=key)
-
-    def fail(self, key: str, what: str, value: Any) -> ConfigurationError:
-        if key == "CREDENTIALS" and not isinstance(value, (str, int, float)):
-            # Never render it: a parsed key file (a dict) is the credential itself.
-            return ConfigurationError(
-                f"{self.name(key)}: {what}, got a value of type {type(value).__name__} (not shown)",
-                key=self.name(key),
-            )
-        return ConfigurationError(
-            f"{self.name(key)}: {what}, got {show_value(value)}",
-            key=self.name(key),
-            value=_safe_value(value),
-        )
-
-    def reject_unknown(self) -> None:
-        for key in self.values:
-            if key not in SETTINGS_KEYS:
-                close = difflib.get_close_matches(str(key), SETTINGS_KEYS, n=1)
-                hint = f"did you mean {self.name(close[0])}? " if close else ""
-                known = ", ".join(self.name(k) for k in sorted(SETTINGS_KEYS))
-                raise ConfigurationError(
-                    f"{self.name(str(key))}: unknown setting ({hint}known settings: {known})",
-                    key=self.name(str(key)),
-                    value=_safe_value(self.values[key]),
-                )
-
-    def present(self, key: str) -> bool:
-        return self.values.get(key) is not None
-
-    def identifier(self, key: str, pattern: re.Pattern[str], rule: str) -> str:
-        if not self.present(key):
-            raise ConfigurationError(f"{self.name(key)} is required", key=self.name(key))
-        value = self.values[key]
-        if not isinstance(value, str) or not pattern.fullmatch(value):
-            raise self.fail(key, f"expected an ID of {rule}", value)
-        return value
-
-    def optional_str(self, key: str) -> str | None:
-        if not self.present(key):
-            return None
-        value = self.values[key]
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "expected a non-empty string", value)
-        return value
-
-    def check_project(self, value: str, source: str) -> None:
-        if not _PROJECT_RE.fullmatch(value):
-            raise self.fail(
-                "PROJECT",
-                "expected a Google Cloud project ID of 6-30 lowercase letters, digits or '-', "
-                "starting with a letter and not ending with '-' (or the legacy "
-                f"'example.com:my-project' form){source}",
-                value,
-            )
-
-    def check_host(self, key: str, value: str) -> None:
-        match = _HOST_PORT_RE.fullmatch(value)
-        if match is None or not 1 <= int(match.group(2)) <= 65535:
-            raise self.fail(
-                key, "expected 'host:port' without a scheme, e.g. 'localhost:9010'", value
-            )
-
-    def choice(self, key: str, options: tuple[str, ...], default: str) -> str:
-        if not self.present(key):
-            return default
-        value = self.values[key]
-        if value not in options:
-            raise self.fail(key, f"expected one of {', '.join(repr(o) for o in options)}", value)
-        return str(value)
-
-    def _raw_number(self, key: str, value: Any) -> float:
-        allowed = RANGES[key]
-        low = 0.0 if self.testing else None  # tests: any positive duration (see _build)
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, (int, float))
-            or not math.isfinite(value)
-        ):
-            raise self.fail(key, "expected a number of seconds (int or float)", value)
-        if value <= 0 or not allowed.allows(value, low):
-            raise self.fail(key, f"expected a number of seconds {allowed.text(low)}", value)
-        return float(value)
-
-    def number(self, key: str, default: float | None) -> Any:
-        if not self.present(key):
-            return default
-        return self._raw_number(key, self.values[key])
-
-    def max_session_age(self, ping_interval: float) -> float:
-        key = "MAX_SESSION_AGE"
-        if not self.present(key):
-            return DEFAULT_MAX_SESSION_AGE
-        value = self._raw_number(key, self.values[key])
-        if value <= ping_interval:
-            raise self.fail(
-                key, f"expected more seconds than PING_INTERVAL ({ping_interval:g})", value
-            )
-        return value
-
-    def integer(self, key: str, default: int, *, low: int, high: int) -> int:
-        if not self.present(key):
-            return default
-        value = self.values[key]
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise self.fail(key, "expected an integer", value)
-        if not low <= value <= high:
-            raise self.fail(key, f"expected an integer from {low} to {high}", value)
-        return value
-
-    def credentials(self, key: str) -> str | None:
-        if not self.present(key):
-            return None
-        value = self.values[key]
-        if holds_key(value) or (isinstance(value, str) and not_a_path(value)):
-            raise ConfigurationError(
-                f"{self.name(key)}: the value looks like the contents of a service-account key "
-                "(JSON or PEM), not the path of its file; it is not shown. Save the key to a "
-                "file readable only by the app and set the file's path",
-                key=self.name(key),
-            )
-        if not isinstance(value, str) or not value.strip():
-            raise self.fail(key, "expected the path of a service-account JSON key file", value)
-        if value != value.strip() or not value.isprintable():
-            raise self.fail(key, "the path has surrounding whitespace or control characters", value)
-        if not os.path.isfile(value):
-            raise self.fail(
-                key, "no such file (expected the path of a service-account JSON key file)", value
-            )
-        return value
-
-    def labels(self, key: str) -> Mapping[str, str]:
-        if not self.present(key):
-            return MappingProxyType({})
-        value = self.values[key]
-        if not isinstance(value, Mapping):
-            raise self.fail(key, "expected a dict of str to str", value)
-        if len(value) > 61:  # Spanner's 64 per session, less the 3 that name the process
-            raise self.fail(
-                key, "expected at most 61 labels (spanner-pools adds 3 naming the process)", value
-            )
-        for k, v in value.items():
-            if not isinstance(k, str) or not _LABEL_KEY_RE.fullmatch(k):
-                raise self.fail(
-                    key,
-                    f"label key {k!r} must be 1-63 lowercase letters, digits, '_' or '-', "
-                    "starting with a letter",
-                    value,
-                )
-            if not isinstance(v, str) or not _LABEL_VALUE_RE.fullmatch(v):
-                shown = "(not shown)" if holds_key(v) else repr(v)
-                raise self.fail(
-                    key,
-                    f"label {k!r} has value {shown}; values must be strings of 0-63 lowercase "
-                    "letters, digits, '_' or '-'",
-                    value,
-                )
-        return MappingProxyType(dict(value))
