@@ -152,8 +152,8 @@ class ManagedBackend:
 
     def attach(self, database: Any, breaker: Breaker) -> None:
         pool = self.managed
-        pool._database = database
-        pool._database_role = self._settings.database_role or database.database_role
+        # The pool's own bind() (no RPC): the role is DATABASE_ROLE, else the database's.
+        pool.bind(database)
         ctx = self._ctx
         self.pinger = pinger = Pinger(
             pool,
@@ -313,7 +313,7 @@ class BurstyBackend(_Unpinged):
             self._log.warning("could not delete session: %s", exc)
 
     def replace(self, session: Session) -> Session:
-        new: Session = self.bursty._new_session()
+        new = _compat.new_session(self.bursty)
         new.create()
         self._counters.add(sessions_replaced=1, sessions_created=1)
         return new

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._dbapi_compat import PooledConnection
+from ._compat.dbapi import PooledConnection
 
 if TYPE_CHECKING:
     from .manager import PoolManager

@@ -26,6 +26,6 @@ def prepare_models() -> None:
         isinstance(config, dict) and config.get("ENGINE") == ENGINE for config in databases.values()
     ):
         return
-    from spanner_pools._dbapi_compat import patch_django_autofield
+    from spanner_pools._compat.django_spanner import patch_django_autofield
 
     patch_django_autofield()

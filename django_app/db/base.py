@@ -21,7 +21,9 @@ except ImportError as exc:  # pragma: no cover - depends on the installed extras
     ) from exc
 
 from spanner_pools import PoolManager
-from spanner_pools._dbapi_compat import PooledConnection, patch_django_autofield
+from spanner_pools._compat import database_instance
+from spanner_pools._compat.dbapi import PooledConnection
+from spanner_pools._compat.django_spanner import patch_django_autofield
 from spanner_pools.dbapi import connect
 
 from . import ENGINE
@@ -78,7 +80,7 @@ class DatabaseWrapper(SpannerDatabaseWrapper):
     @property
     def instance(self) -> Any:
         """The ``Instance`` of the manager's database in this process (test DB creation)."""
-        return self.spanner_manager.database._instance
+        return database_instance(self.spanner_manager.database)
 
     def get_connection_params(self) -> dict[str, Any]:
         """The ``OPTIONS`` for ``spanner_pools.dbapi.connect`` (``read_only``, ...)."""

@@ -1,10 +1,12 @@
-"""Every use of google-cloud-spanner DB-API and django-google-spanner internals, in one place.
+"""Every use of google-cloud-spanner DB-API internals, in one place.
 
 The ORMs reach Spanner through ``google.cloud.spanner_dbapi.Connection``, which takes its
 sessions from ``database._sessions_manager`` (the multiplexed session) and clears the pool on
 ``close()``. :class:`PooledConnection` replaces exactly those steps so that every session comes
-from a :class:`~spanner_pools.PoolManager` handle. Each private name used below says why and
-the versions it was checked against: google-cloud-spanner 3.71.0, django-google-spanner 5.2.0.
+from a :class:`~spanner_pools.PoolManager` handle. Each private name used below says why; every
+one was checked against google-cloud-spanner 3.56.0 and 3.71.0 (the ``Connection`` attributes
+and the methods overridden here are the same in both; the comments name 3.71.0's code).
+The manager is described by :class:`SessionSource`, so this module imports nothing above it.
 """
 
 from __future__ import annotations
@@ -13,25 +15,63 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from typing import TYPE_CHECKING, Any, TypeVar
+from contextlib import AbstractContextManager, contextmanager
+from typing import Any, Protocol, TypeVar
 
 from google.cloud.spanner_dbapi.connection import Connection
 from google.cloud.spanner_dbapi.cursor import Cursor
+from google.cloud.spanner_v1.database import Database
 from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
 
-from .faults import is_session_not_found
+from ..faults import is_session_not_found
+from . import database_instance
 
-if TYPE_CHECKING:
-    from .handle import SessionHandle
-    from .manager import PoolManager
-
-__all__ = ["PooledConnection", "PooledCursor", "PooledDatabase", "patch_django_autofield"]
+__all__ = ["PooledConnection", "PooledCursor", "PooledDatabase", "SessionSource"]
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+class _Handle(Protocol):
+    """What this module uses of a :class:`~spanner_pools.SessionHandle`."""
+
+    @property
+    def session(self) -> Session: ...
+
+    def close(self) -> None: ...
+
+    def __enter__(self) -> _Handle: ...
+
+    def __exit__(self, *exc_info: object) -> None: ...
+
+    def execute_sql(self, sql: str) -> Any: ...
+
+    def run_in_transaction(self, func: Callable[..., T], *args: Any, **kw: Any) -> T: ...
+
+    def snapshot(self, **kw: Any) -> AbstractContextManager[Snapshot]: ...
+
+
+class _Named(Protocol):
+    @property
+    def database(self) -> str: ...
+
+
+class SessionSource(Protocol):
+    """What this module uses of a :class:`~spanner_pools.PoolManager` (described here rather
+    than imported, so that the compatibility layer stays below the manager)."""
+
+    @property
+    def alias(self) -> str: ...
+
+    @property
+    def settings(self) -> _Named: ...
+
+    @property
+    def database(self) -> Database: ...
+
+    def session(self) -> _Handle: ...
 
 
 class PooledDatabase:
@@ -44,7 +84,7 @@ class PooledDatabase:
     looked up on every call so that a connection kept across ``fork()`` uses the child's.
     """
 
-    def __init__(self, manager: PoolManager) -> None:
+    def __init__(self, manager: SessionSource) -> None:
         self._manager = manager
 
     @contextmanager
@@ -100,10 +140,10 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
     _snapshot: Any
     _spanner_transaction_started: bool
 
-    def __init__(self, manager: PoolManager, **kwargs: Any) -> None:
+    def __init__(self, manager: SessionSource, **kwargs: Any) -> None:
         self._manager = manager
         self._pooled_database = PooledDatabase(manager)
-        self._handle: SessionHandle | None = None
+        self._handle: _Handle | None = None
         self._session_lost = False
         self._pid = os.getpid()
         #: The process that made this connection (an ORM pool drops it in any other).
@@ -117,7 +157,7 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
     # -- where the DB-API finds its database ------------------------------------------------
 
     @property
-    def manager(self) -> PoolManager:
+    def manager(self) -> SessionSource:
         """The manager this connection borrows sessions from."""
         return self._manager
 
@@ -130,7 +170,7 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
     @property
     def instance(self) -> Any:
         """The ``Instance`` of the manager's ``Database`` in this process."""
-        return self._manager.database._instance
+        return database_instance(self._manager.database)
 
     # -- sessions: overrides of Connection._session_checkout/_release_session (3.71.0) -------
 
@@ -250,49 +290,3 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
     def __repr__(self) -> str:
         state = "closed" if self.is_closed else ("in a transaction" if self._handle else "idle")
         return f"<PooledConnection {self._manager.alias!r} {state}>"
-
-
-# -- django-google-spanner ------------------------------------------------------------------
-
-#: The ``ENGINE`` of the backend in django_app.db, next to django-google-spanner's own.
-DJANGO_ENGINE = "django_app.db"
-_patched = False
-
-
-def patch_django_autofield() -> None:
-    """Let django-google-spanner's generated primary keys work with ``ENGINE = "django_app.db"``.
-
-    django_spanner/__init__.py (5.2.0) replaces ``AutoField.__init__`` with a version that gives
-    auto fields a random int64 default only when a database's ``ENGINE == "django_spanner"``
-    literally. This wraps it: where that did not apply, the same rule is applied for databases
-    using this library's backend. Idempotent; must run before models are defined (the
-    ``django_app`` app config calls it).
-    """
-    global _patched
-    if _patched:
-        return
-    import django.db
-    import django_spanner
-    from django.db.models.fields import NOT_PROVIDED, AutoField, BigAutoField, SmallAutoField
-
-    original = django_spanner.autofield_init
-    setting = django_spanner.RANDOM_ID_GENERATION_ENABLED_SETTING
-
-    def autofield_init(self: Any, *args: Any, **kwargs: Any) -> None:
-        original(self, *args, **kwargs)
-        if self.default is not NOT_PROVIDED:
-            return
-        for alias, config in django.db.connections.databases.items():
-            default_enabled = str(alias == django.db.DEFAULT_DB_ALIAS)
-            if (
-                config.get("ENGINE") == DJANGO_ENGINE
-                and str(config.get(setting, default_enabled)).lower() == "true"
-            ):
-                self.default = django_spanner.gen_rand_int64
-                self.db_returning = True
-                self.validators = []
-                break
-
-    for cls in (AutoField, SmallAutoField, BigAutoField):
-        cls.__init__ = autofield_init
-    _patched = True

@@ -1,9 +1,12 @@
-"""Every use of a private part of google-cloud-spanner, in one place, each with its reason.
+"""Every use of a private part of google-cloud-spanner, in one package, each with its reason.
 
 Checked against google-cloud-spanner 3.56.0 (the lowest version ``pyproject.toml`` allows) and
-3.71.0 (the newest tested); the CI matrix runs the suite on both. Attributes the managed pools
-inherit from ``AbstractSessionPool`` (``_database``, ``_labels``, ``_database_role``,
-``_new_session``) are part of subclassing it and stay in :mod:`.pools`.
+3.71.0 (the newest tested); the CI matrix runs the suite on both. This module holds the
+client's internals the core needs; :mod:`.dbapi` the DB-API ``Connection`` subclass (its
+private state) and :mod:`.django_spanner` the patch of django-google-spanner's auto fields.
+Attributes the managed pools inherit from ``AbstractSessionPool`` (``_database``, ``_labels``,
+``_database_role``, ``_new_session``) are part of subclassing it and stay in :mod:`..pools` and
+its parts (:mod:`.._pool_rpcs`).
 """
 
 from __future__ import annotations
@@ -24,9 +27,11 @@ __all__ = [
     "client_info",
     "client_options",
     "copy_mutations",
+    "database_instance",
     "end_multiplexed_maintenance",
     "metadata",
     "multiplexed_session",
+    "new_session",
     "reset_multiplexed_session",
     "session_with_id",
     "use_spanner_api",
@@ -101,3 +106,17 @@ def bursty_idle_count(pool: Any) -> int:
 def copy_mutations(source: Any, target: Any) -> None:
     """Move a ``Batch``'s mutations to a batch of a replacement session (no public API)."""
     target._mutations = source._mutations
+
+
+def new_session(pool: Any) -> Session:
+    """A new, not yet created ``Session`` of a client pool (a ``BurstyPool``), with its
+    labels and database role: ``AbstractSessionPool._new_session`` (same in 3.56.0 and 3.71.0)
+    is what the pool itself calls, and there is no public way."""
+    session: Session = pool._new_session()
+    return session
+
+
+def database_instance(database: Any) -> Any:
+    """The ``Instance`` a ``Database`` was built with: ``Database`` keeps it as ``_instance``
+    (3.56.0 and 3.71.0) and has no public accessor; the DB-API and Django need it."""
+    return database._instance
