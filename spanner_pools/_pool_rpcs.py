@@ -41,6 +41,9 @@ class PoolRPCs:
 
     size: int
     default_timeout: float
+    # Inherited from AbstractSessionPool, part of subclassing it (the client's own pools use
+    # them the same way; checked on 3.56.0 and 3.71.0, see _compat): set by its __init__ and
+    # our bind(), read by the RPCs here.
     _database: Any
     _database_role: str | None
     _labels: dict[str, str]
