@@ -371,9 +371,13 @@ class PoolManager:
         """This process's session pool; ``None`` in ``multiplexed`` mode."""
         return self._ensure_built().backend.pool
 
-    def session(self) -> SessionHandle:
+    def handle(self) -> SessionHandle:
         """A new request-scoped handle; checks a session out only when first used."""
         return SessionHandle(self)
+
+    def session(self) -> SessionHandle:
+        """Deprecated alias of :meth:`handle` (it returns a handle, not a ``Session``)."""
+        return self.handle()
 
     # -- the handle's Lender: this process's Lending (a handle may outlive a fork) -----------
 
@@ -398,7 +402,7 @@ class PoolManager:
 
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""
-        with self.session() as handle:
+        with self.handle() as handle:
             return func(handle)
 
     def ping(self) -> int:

@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 
 from flask_ext import Spanner, spanner_cli
-from spanner_pools import ConfigurationError, PoolError, PoolExhausted, PoolManager
+from flask_ext.binds import BoundHandles, BoundSessions
+from spanner_pools import (
+    ConfigurationError,
+    PoolError,
+    PoolExhausted,
+    PoolManager,
+    SessionHandle,
+)
 from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import free_port, provision
 from tests.conftest import INSTANCE, PROJECT, SCHEMA
@@ -315,6 +322,25 @@ def test_closed_handle_is_replaced_on_next_access(make_app: AppFactory) -> None:
         second = spanner.session
         assert second is not first and not second.closed
         assert second.execute_sql("SELECT 3") == [[3]]
+        assert stats(app)["in_use"] == 1
+    assert stats(app)["in_use"] == 0
+
+
+def test_handle_names_and_their_older_aliases(make_app: AppFactory) -> None:
+    # spanner.handle / spanner.handles are the names; session / sessions the older ones.
+    app, spanner = make_app()
+    with app.app_context():
+        handle = spanner.handle
+        assert isinstance(handle, SessionHandle)
+        assert spanner.session is handle is spanner.handles[None] is spanner.sessions[None]
+        assert spanner.sessions is spanner.handles
+        assert isinstance(spanner.handles, BoundHandles) and BoundSessions is BoundHandles
+        assert handle.execute_sql("SELECT 4") == [[4]]
+        assert handle.session.session_id  # the client's Session behind the handle
+        manager = spanner.manager
+        with manager.handle() as own, manager.session() as older:
+            assert own is not older and own is not handle
+            assert own.execute_sql("SELECT 5") == older.execute_sql("SELECT 5") == [[5]]
         assert stats(app)["in_use"] == 1
     assert stats(app)["in_use"] == 0
 
