@@ -105,7 +105,7 @@ class SyncMiddlewareTests(SpannerTestCase):
         self.assert_all_returned(checkouts=1)
 
     def test_nested_use_outside_requests(self) -> None:
-        with pools["default"].session() as handle:
+        with pools["default"].handle() as handle:
             assert handle.execute_sql("SELECT 7") == [[7]]
         self.assert_all_returned(checkouts=1)
 
@@ -159,7 +159,7 @@ class ExhaustionTests(SpannerTestCase):
     default_overrides = {"POOL_SIZE": 1, "POOL_TIMEOUT": 0.2}
 
     def test_exhausted_pool_answers_503_with_retry_after(self) -> None:
-        with pools["default"].session() as held:
+        with pools["default"].handle() as held:
             held.execute_sql("SELECT 1")  # the only session is now lent out
             response = self.client.get("/notes/")
             assert response.status_code == 503
@@ -170,7 +170,7 @@ class ExhaustionTests(SpannerTestCase):
         assert self.stats()["timeouts"] == 1
 
     async def test_exhausted_pool_answers_503_in_async_views(self) -> None:
-        held = pools["default"].session()
+        held = pools["default"].handle()
         try:
             await asyncio.to_thread(held.execute_sql, "SELECT 1")
             response = await self.async_client.get("/async/")

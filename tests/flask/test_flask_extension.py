@@ -363,7 +363,7 @@ def exhausted_app(make_app: AppFactory) -> tuple[Flask, Spanner]:
 def test_exhausted_pool_gives_503_with_retry_after(make_app: AppFactory) -> None:
     app, _ = exhausted_app(make_app)
     manager: PoolManager = app.extensions["spanner"]
-    with manager.session() as held:
+    with manager.handle() as held:
         held.execute_sql("SELECT 1")  # the only session is now checked out
         response = app.test_client().get("/read")
     assert response.status_code == 503
@@ -381,7 +381,7 @@ def test_app_error_handler_for_pool_exhausted_wins(make_app: AppFactory) -> None
     def busy(error: PoolExhausted) -> tuple[dict[str, Any], int]:
         return {"busy": True, "retry_after": error.retry_after}, 429
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert response.status_code == 429
@@ -405,7 +405,7 @@ def test_app_pool_error_handler_registered_before_init_app_is_kept(
         spanner.session.execute_sql("SELECT 1")
         return "ok"
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert (response.status_code, response.data) == (599, b"mine")
@@ -418,7 +418,7 @@ def test_503_goes_through_the_apps_503_handler(make_app: AppFactory) -> None:
     def unavailable(error: Any) -> tuple[str, int, dict[str, str]]:
         return "custom 503", 503, dict(error.get_headers())
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert (response.status_code, response.data) == (503, b"custom 503")
