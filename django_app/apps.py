@@ -11,9 +11,9 @@ from django.core.signals import setting_changed
 def _spanner_setting_changed(*, setting: str, **kwargs: Any) -> None:
     """``override_settings(SPANNER=...)``: close the old pools, build new ones on next use."""
     if setting == "SPANNER":
-        from .sessions import pools
+        from .managers import managers
 
-        pools.reset()
+        managers.reset()
 
 
 class SpannerPoolsConfig(AppConfig):
@@ -36,11 +36,11 @@ class SpannerPoolsConfig(AppConfig):
         A missing middleware is reported at the first request (see :mod:`django_app.guards`)."""
         from . import checks  # noqa: F401 - registers the system checks
         from .guards import install
-        from .sessions import pools
+        from .managers import managers
 
         install()  # request.spanner without the middleware: a clear error, W001 logged
 
         setting_changed.connect(
             _spanner_setting_changed, dispatch_uid="spanner_pools.setting_changed"
         )
-        pools.configure()
+        managers.configure()

@@ -2,7 +2,7 @@
 turns it into one :class:`~spanner_pools.SpannerSettings` per alias.
 
 Validation is shared by the system checks (which report every problem with a stable ID) and
-by :data:`django_app.pools` (which raises ``ImproperlyConfigured`` on the first one). No
+by :data:`django_app.managers` (which raises ``ImproperlyConfigured`` on the first one). No
 network is touched here.
 """
 

@@ -1,6 +1,6 @@
 """Make a missing ``SpannerSessionMiddleware`` visible where it happens, not only in ``check``.
 
-* ``request.spanner`` / ``request.spanner_sessions`` without the middleware raise
+* ``request.spanner`` / ``request.spanner_handles`` without the middleware raise
   :class:`MiddlewareMissing` (an ``ImproperlyConfigured`` that names the fix) instead of a raw
   ``AttributeError``: ``AppConfig.ready()`` puts a non-data descriptor on ``HttpRequest``,
   which the middleware's per-request instance attributes shadow.
@@ -27,7 +27,7 @@ __all__ = ["REQUEST_ATTRIBUTES", "MiddlewareMissing", "arm_first_request_check",
 logger = logging.getLogger(__name__)
 
 #: The attributes the middleware sets on every request.
-REQUEST_ATTRIBUTES = ("spanner", "spanner_sessions")
+REQUEST_ATTRIBUTES = ("spanner", "spanner_handles", "spanner_sessions")
 _DISPATCH_UID = "spanner_pools.first_request_check"
 
 
@@ -48,7 +48,7 @@ class _SetByMiddleware:
         raise MiddlewareMissing(
             f"request.{self.attribute} is not set: add {MIDDLEWARE_PATH!r} to MIDDLEWARE "
             "(it lends each request its Spanner sessions and answers pool errors with 503). "
-            f"Outside a request, use django_app.pools[{DEFAULT_ALIAS!r}].session()."
+            f"Outside a request, use django_app.managers[{DEFAULT_ALIAS!r}].handle()."
         )
 
 

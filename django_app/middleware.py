@@ -1,9 +1,9 @@
 """``SpannerSessionMiddleware``: request-scoped session handles and 503 for pool errors.
 
-``request.spanner`` (alias ``"default"``) and ``request.spanner_sessions[alias]`` are created
-lazily; a session is checked out only when a handle is first used, and returned when the
-response is closed (for a streaming response: after the stream ends), also when the view
-raised. Works in sync (WSGI) and async (ASGI) middleware stacks.
+``request.spanner`` (alias ``"default"``) and ``request.spanner_handles[alias]`` (also
+``request.spanner_sessions``, its older name) are handles made lazily; a session is checked
+out only when a handle is first used, and returned when the response is closed (for a
+streaming response: after the stream ends), also when the view raised. Works in sync (WSGI) and async (ASGI) middleware stacks.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django.utils.functional import SimpleLazyObject
 from spanner_pools import PoolError
 
 from .conf import DEFAULT_ALIAS
-from .sessions import RequestSessions
+from .handles import RequestHandles
 
 __all__ = ["SpannerSessionMiddleware"]
 
@@ -52,10 +52,11 @@ class SpannerSessionMiddleware:
         return f"<{type(self).__qualname__} get_response={self.get_response!r}>"
 
     @staticmethod
-    def _attach(request: HttpRequest) -> RequestSessions:
-        sessions = RequestSessions()
-        request.spanner_sessions = sessions
-        request.spanner = SimpleLazyObject(lambda: sessions[DEFAULT_ALIAS])
+    def _attach(request: HttpRequest) -> RequestHandles:
+        handles = RequestHandles()
+        request.spanner_handles = handles
+        request.spanner_sessions = handles  # the older name of the same object
+        request.spanner = SimpleLazyObject(lambda: handles[DEFAULT_ALIAS])
         # Django's handler closes the request when it closes the *final* response, even when
         # an outer middleware replaced ours without closing it (ConditionalGetMiddleware's
         # 304 does): chaining the return there covers that case, under WSGI and ASGI.
@@ -65,43 +66,43 @@ class SpannerSessionMiddleware:
             try:
                 close_request()
             finally:
-                sessions.close()
+                handles.close()
 
         request.close = close
-        return sessions
+        return handles
 
     @staticmethod
-    def _finish(sessions: RequestSessions, response: HttpResponseBase) -> HttpResponseBase:
+    def _finish(handles: RequestHandles, response: HttpResponseBase) -> HttpResponseBase:
         """Return the sessions when the response is closed (after streaming, if it streams)."""
         closers = getattr(response, "_resource_closers", None)
         if isinstance(closers, list):
-            closers.append(sessions.close)
+            closers.append(handles.close)
         else:  # not a Django response object: nothing will tell us when it is done
-            sessions.close()
+            handles.close()
         return response
 
     def __call__(self, request: HttpRequest) -> Any:
         if self.async_mode:
             return self.__acall__(request)
-        sessions = self._attach(request)
+        handles = self._attach(request)
         try:
             response = self.get_response(request)
         except BaseException:
-            sessions.close()
+            handles.close()
             raise
-        return self._finish(sessions, response)
+        return self._finish(handles, response)
 
     async def __acall__(self, request: HttpRequest) -> HttpResponseBase:
-        sessions = self._attach(request)
+        handles = self._attach(request)
         try:
             response = await self.get_response(request)
         except BaseException:
             # On a client disconnect the view may still be running Spanner calls in the
             # request's thread (sync_to_async, thread-sensitive): closing there queues the
             # return behind them. Shielded, so a second cancellation cannot skip it.
-            await asyncio.shield(sync_to_async(sessions.close, thread_sensitive=True)())
+            await asyncio.shield(sync_to_async(handles.close, thread_sensitive=True)())
             raise
-        return self._finish(sessions, response)
+        return self._finish(handles, response)
 
     def process_exception(
         self, request: HttpRequest, exception: Exception

@@ -21,7 +21,7 @@ from django.test.runner import DiscoverRunner
 from spanner_pools import SpannerSettings
 
 from . import conf
-from .sessions import pools
+from .managers import managers
 
 __all__ = ["SpannerDiscoverRunner", "setup_spanner_databases", "teardown_spanner_databases"]
 
@@ -83,7 +83,7 @@ def setup_spanner_databases(*, keepdb: bool = False, verbosity: int = 1) -> OldC
             created[where] = name
             made.append((alias_settings, name))
         test_spanner[alias] = {**test_spanner[alias], "DATABASE": name}
-    pools.reset()
+    managers.reset()
     settings.SPANNER = test_spanner
     return original, made
 
@@ -95,7 +95,7 @@ def teardown_spanner_databases(
     from spanner_pools.testing import drop_database
 
     original, made = old_config
-    pools.reset()
+    managers.reset()
     for alias_settings, name in made:
         if keepdb:
             continue

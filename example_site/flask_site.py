@@ -1,7 +1,7 @@
 """The notes site in Flask: ``gunicorn 'example_site.flask_site:create_app()'``.
 
 Spanner settings come from ``SPANNER_*`` environment variables (see ``config.py``); the
-``flask_ext.Spanner`` extension lends each request one pooled session (``spanner.session``).
+``flask_ext.Spanner`` extension lends each request one pooled session (``spanner.handle``).
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         return response
 
     def index_page(error: str | None = None, status: int = 200) -> Response:
-        listed = notes.list_notes(spanner.session)
+        listed = notes.list_notes(spanner.handle)
         html = page.render_index(listed["notes"], spanner.stats(), site="Flask", error=error)
         return Response(html, status=status, content_type="text/html; charset=utf-8")
 
@@ -57,29 +57,29 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     def add_from_form() -> BaseResponse:
         """The page's form: add the note, then redirect back (a reload does not post again)."""
         try:
-            notes.create_note(spanner.session, page.form_payload(request.form.get("body")))
+            notes.create_note(spanner.handle, page.form_payload(request.form.get("body")))
         except notes.BadRequest as exc:
             return index_page(error=str(exc), status=400)
         return redirect("/", code=303)
 
     @app.get("/health")
     def health() -> Response:
-        return jsonify({**notes.health(spanner.session), "pid": os.getpid()})
+        return jsonify({**notes.health(spanner.handle), "pid": os.getpid()})
 
     @app.get("/notes")
     def list_notes() -> Response:
         limit = notes.parse_limit(request.args.get("limit"))
-        return jsonify(notes.list_notes(spanner.session, limit))
+        return jsonify(notes.list_notes(spanner.handle, limit))
 
     @app.post("/notes")
     def create_note() -> tuple[Response, int]:
         payload = request.get_json(silent=True)
-        return jsonify(notes.create_note(spanner.session, payload)), 201
+        return jsonify(notes.create_note(spanner.handle, payload)), 201
 
     @app.post("/notes/bulk")
     def bulk_add() -> tuple[Response, int]:
         payload = request.get_json(silent=True)
-        return jsonify(notes.bulk_add(spanner.session, payload)), 201
+        return jsonify(notes.bulk_add(spanner.handle, payload)), 201
 
     @app.get("/stats")
     def stats() -> Response:

@@ -1,8 +1,8 @@
 """Flask adapter of spanner-pools: ``spanner = Spanner(); spanner.init_app(app)``.
 
-``spanner.session`` is the request's pooled Spanner session; config keys are the core
-settings with a ``SPANNER_`` prefix; ``SPANNER_BINDS`` adds named databases
-(``spanner.sessions["analytics"]``). See docs/flask.md.
+``spanner.handle`` is the request's handle on a pooled Spanner session (``spanner.session``,
+its older name, still works); config keys are the core settings with a ``SPANNER_`` prefix;
+``SPANNER_BINDS`` adds named databases (``spanner.handles["analytics"]``). See docs/flask.md.
 """
 
 from spanner_pools import PoolError, PoolExhausted, PoolUnavailable

@@ -13,13 +13,15 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from spanner_pools import ConfigurationError, PoolManager, SessionHandle, SpannerSettings
+from spanner_pools import ConfigurationError, PoolManager, SpannerSettings
 from spanner_pools._strings import convert_strings
+from spanner_pools.handles import HandleMap
 
 __all__ = [
     "BINDS_KEY",
     "INHERITED_KEYS",
     "BindDoesNotExist",
+    "BoundHandles",
     "BoundSessions",
     "bind_key_format",
     "binds_from_config",
@@ -44,8 +46,8 @@ class BindDoesNotExist(KeyError):
         names = ", ".join(repr(b) for b in self.configured) or "none"
         super().__init__(
             f"Spanner bind {bind!r} is not configured in SPANNER_BINDS (configured binds: "
-            f"{names}; the default SPANNER_* database is spanner.session or "
-            "spanner.sessions[None])"
+            f"{names}; the default SPANNER_* database is spanner.handle or "
+            "spanner.handles[None])"
         )
 
     def __str__(self) -> str:
@@ -104,40 +106,26 @@ def binds_from_config(raw: Any, default: SpannerSettings) -> dict[str, SpannerSe
     return binds
 
 
-class BoundSessions(Mapping[str | None, SessionHandle]):
-    """The app context's session handles: ``[None]`` is the default database, ``[name]`` a bind.
+class BoundHandles(HandleMap[str | None]):
+    """The app context's handles: ``[None]`` is the default database, ``[name]`` a bind.
 
-    A handle is created on first access (a session is checked out on first use) and every
+    A handle is made on first access (a session is checked out on first use) and every
     handle is returned at teardown. Iterating lists ``None`` and the bind names without
-    creating handles.
+    making handles.
     """
 
-    def __init__(
-        self,
-        managers: Mapping[str | None, PoolManager],
-        handles: dict[str | None, SessionHandle],
-    ) -> None:
-        self._managers = managers
-        self._handles = handles
+    def __init__(self, managers: Mapping[str | None, PoolManager]) -> None:
+        super().__init__(managers)
 
-    def __getitem__(self, bind: str | None) -> SessionHandle:
-        handle = self._handles.get(bind)
-        if handle is None or handle.closed:
-            manager = self._managers.get(bind)
-            if manager is None:
-                raise BindDoesNotExist(bind, tuple(b for b in self._managers if b is not None))
-            handle = manager.session()
-            self._handles[bind] = handle
-        return handle
+    def missing(self, key: str | None) -> KeyError:
+        return BindDoesNotExist(key, tuple(b for b in self._sources if b is not None))
 
-    def __iter__(self) -> Iterator[str | None]:
-        return iter(self._managers)
+    def closed_message(self, key: str | None) -> str:
+        return (
+            "the app context's Spanner sessions were returned at its teardown; outside one "
+            f"use spanner.get_manager(bind={key!r}).handle()"
+        )
 
-    def __len__(self) -> int:
-        return len(self._managers)
 
-    def __contains__(self, bind: object) -> bool:
-        return bind in self._managers
-
-    def __repr__(self) -> str:
-        return f"<BoundSessions binds={list(self._managers)!r} open={list(self._handles)!r}>"
+#: Deprecated name (before 0.2) of :class:`BoundHandles`.
+BoundSessions = BoundHandles

@@ -29,7 +29,7 @@ from spanner_pools import (
 )
 from spanner_pools._strings import convert_strings
 
-from .binds import BINDS_KEY, BindDoesNotExist, BoundSessions, binds_from_config
+from .binds import BINDS_KEY, BindDoesNotExist, BoundHandles, binds_from_config
 from .cli import spanner_cli
 
 __all__ = [
@@ -48,7 +48,7 @@ CONFIG_PREFIX = "SPANNER_"
 EXTENSION_KEY = "spanner"
 #: Key of the app's binds (name -> :class:`~spanner_pools.PoolManager`) in ``app.extensions``.
 BINDS_EXTENSION_KEY = "spanner_binds"
-#: Attribute of ``g`` holding the app context's session handles (bind -> handle).
+#: Attribute of ``g`` holding the app context's :class:`~flask_ext.binds.BoundHandles`.
 _HANDLES_ATTR = "_spanner_pools_handles"
 
 
@@ -108,7 +108,7 @@ class Spanner:
             raise RuntimeError(
                 f"A 'Spanner' instance has already been registered on the Flask app "
                 f"{app.name!r}. Import and use that instance instead of calling 'init_app' "
-                "again (several databases: SPANNER_BINDS and spanner.sessions[name])."
+                "again (several databases: SPANNER_BINDS and spanner.handles[name])."
             )
         for name, default in _config_defaults().items():
             app.config.setdefault(name, default)
@@ -173,24 +173,34 @@ class Spanner:
         return self.get_manager()
 
     @property
-    def sessions(self) -> BoundSessions:
-        """The app context's handles by bind: ``spanner.sessions["analytics"]``; ``[None]`` is
-        ``spanner.session``. Each is created on first access and returned at teardown.
+    def handles(self) -> BoundHandles:
+        """The app context's handles by bind: ``spanner.handles["analytics"]``; ``[None]`` is
+        ``spanner.handle``. Each is made on first access and returned at teardown.
         """
-        managers = self.get_managers()
-        handles: dict[str | None, SessionHandle] | None = g.get(_HANDLES_ATTR)
+        managers = self.get_managers()  # outside an app context: the extension's error
+        handles: BoundHandles | None = g.get(_HANDLES_ATTR)
         if handles is None:
-            handles = {}
+            handles = BoundHandles(managers)
             setattr(g, _HANDLES_ATTR, handles)
-        return BoundSessions(managers, handles)
+        return handles
+
+    @property
+    def handle(self) -> SessionHandle:
+        """The app context's handle of the default database, made on first access and
+        returned to the pool when the app context ends. A session is checked out only when
+        first used (``spanner.handle.session`` is the client's ``Session``).
+        """
+        return self.handles[None]
+
+    @property
+    def sessions(self) -> BoundHandles:
+        """The older name (before 0.2) of :attr:`handles`: the same object."""
+        return self.handles
 
     @property
     def session(self) -> SessionHandle:
-        """The app context's session handle of the default database, created on first access
-        and returned to the pool when the app context ends. A session is checked out only
-        when first used.
-        """
-        return self.sessions[None]
+        """The older name (before 0.2) of :attr:`handle`: the same handle."""
+        return self.handle
 
     @property
     def database(self) -> Database:
@@ -206,12 +216,9 @@ class Spanner:
     @staticmethod
     def _teardown(exc: BaseException | None) -> None:
         """Return the app context's sessions to their pools, also when the view raised."""
-        handles: dict[str | None, SessionHandle] | None = g.pop(_HANDLES_ATTR, None)
-        for handle in (handles or {}).values():
-            try:
-                handle.close()
-            except Exception:  # noqa: BLE001 - return the other sessions anyway
-                logger.exception("could not return the Spanner session of %r", handle)
+        handles: BoundHandles | None = g.pop(_HANDLES_ATTR, None)
+        if handles is not None:
+            handles.close()  # never raises: logs what it could not return
 
     @staticmethod
     def _handle_pool_error(error: PoolError) -> HTTPException | ResponseReturnValue:

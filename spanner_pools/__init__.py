@@ -1,7 +1,7 @@
 """Spanner session pools that survive fork, idle time and worker recycling.
 
 ``PoolManager(SpannerSettings.from_mapping({...}))`` owns one client, database and session
-pool per process; ``manager.session()`` lends a pooled session to one request.
+pool per process; ``manager.handle()`` lends a pooled session to one request.
 
 Names are imported lazily (PEP 562) so that ``gunicorn -c python:spanner_pools.gunicorn``
 does not load google-cloud-spanner and gRPC into the gunicorn master.

@@ -3,7 +3,7 @@
 ``connect(manager)`` returns a ``google.cloud.spanner_dbapi.Connection`` (a subclass of it, so
 sqlalchemy-spanner and django-google-spanner accept it) that builds no client, database or
 session of its own: it uses this process's ``manager.database``, and every session it needs is
-lent through ``manager.session()``. So ORM traffic shows in ``manager.stats()`` (``in_use``,
+lent through ``manager.handle()``. So ORM traffic shows in ``manager.stats()`` (``in_use``,
 checkouts), is watched for leaks, fails fast with :class:`~spanner_pools.PoolError` when the
 pool is exhausted or Spanner unreachable, survives ``fork()`` and is cleaned up at exit.
 

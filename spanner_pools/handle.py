@@ -121,8 +121,8 @@ class SessionHandle:
         with self._lock:
             if self._closed:
                 raise HandleClosed(
-                    "this SessionHandle was closed; get a new one: spanner.session (Flask), "
-                    "request.spanner (Django) or manager.session()"
+                    "this SessionHandle was closed; get a new one: spanner.handle (Flask), "
+                    "request.spanner (Django) or manager.handle()"
                 )
             if self._loan is None:
                 try:

@@ -138,7 +138,7 @@ class Lending:
     def _return_abandoned(self, loan: Loan) -> None:
         self._log.warning(
             "a SessionHandle was garbage collected without close(); its session was returned "
-            "(use `with manager.session() as handle:` or close it)%s",
+            "(use `with manager.handle() as handle:` or close it)%s",
             f"; checked out at:\n{loan.checkout_stack}" if loan.checkout_stack else "",
         )
         self.give_back(loan)

@@ -312,13 +312,17 @@ class PoolManager(ForkOwnership, LenderPart, StatsPart):
         """This process's session pool; ``None`` in ``multiplexed`` mode."""
         return self._ensure_built().backend.pool
 
-    def session(self) -> SessionHandle:
+    def handle(self) -> SessionHandle:
         """A new request-scoped handle; checks a session out only when first used."""
         return SessionHandle(self)
 
+    def session(self) -> SessionHandle:
+        """Deprecated alias of :meth:`handle` (it returns a handle, not a ``Session``)."""
+        return self.handle()
+
     def call(self, func: Callable[[SessionHandle], T]) -> T:
         """Run ``func(handle)`` with a handle that is closed afterwards."""
-        with self.session() as handle:
+        with self.handle() as handle:
             return func(handle)
 
     def ping(self) -> int:

@@ -142,12 +142,12 @@ def test_in_use_stays_zero_in_a_child_that_closes_an_inherited_handle(
     make_manager: Callable[..., PoolManager],
 ) -> None:
     manager = make_manager()
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
 
     def child() -> dict[str, Any]:
         handle.close()  # the parent's session: not this process's to return
-        with manager.session() as mine:
+        with manager.handle() as mine:
             mine.execute_sql("SELECT 1")
         stats = manager.stats()
         return {"in_use": stats["in_use"], "pid": os.getpid()}
@@ -165,7 +165,7 @@ def test_a_handle_made_before_fork_and_used_in_the_child_returns_its_session_the
 ) -> None:
     manager = make_manager()
     manager.open()
-    handle = manager.session()  # made in the parent, first used in the child
+    handle = manager.handle()  # made in the parent, first used in the child
 
     def child() -> dict[str, Any]:
         handle.execute_sql("SELECT 1")

@@ -20,13 +20,13 @@ def test_child_after_fork_gets_its_own_sessions(
     make_manager: Make, server_sessions: Callable[[], list[Any]]
 ) -> None:
     manager = make_manager(POOL_SIZE=2, PING_INTERVAL=0.5)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 1") == [[1]]
     parent_sessions = {s.name.rsplit("/", 1)[-1] for s in server_sessions()}
     assert len(parent_sessions) == 2
 
     def child() -> dict[str, Any]:
-        with manager.session() as handle:
+        with manager.handle() as handle:
             rows = handle.execute_sql("SELECT 1")
             session_id = handle.session.session_id
         stats = manager.stats()
@@ -42,7 +42,7 @@ def test_child_after_fork_gets_its_own_sessions(
 
     # The parent's sessions were neither used nor deleted by the child.
     assert {s.name.rsplit("/", 1)[-1] for s in server_sessions()} == parent_sessions
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 2") == [[2]]
         assert handle.session.session_id in parent_sessions
     assert manager.stats()["pinger_alive"] is True

@@ -40,7 +40,7 @@ def test_sessions_are_rotated_before_max_age_without_failing_a_request(
         nonlocal served
         while not stop.is_set() and served < 5000:
             try:
-                with manager.session() as handle:
+                with manager.handle() as handle:
                     handle.execute_sql("SELECT 1")
                 served += 1
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
@@ -75,7 +75,7 @@ def test_a_checked_out_session_is_never_rotated_away(
     make_manager: Make, server_sessions: Callable[[], list[Any]]
 ) -> None:
     manager = make_manager(POOL_SIZE=1, PING_INTERVAL=0.2, MAX_SESSION_AGE=0.5)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_sql("SELECT 1")
         held = handle.session.session_id
         time.sleep(1.0)  # well past its age: still in use, so not rotated
@@ -112,7 +112,7 @@ def test_hung_rpcs_never_stall_the_pinger(
     proxy.restore()
     pings = manager.stats()["pings"]
     wait_for(lambda: manager.stats()["pings"] >= pings + 3)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 1") == [[1]]
     assert manager.stats()["sessions"] == 3
     assert len(server_sessions()) == 3

@@ -18,6 +18,7 @@ from spanner_pools import (
     PoolClosed,
     PoolExhausted,
     PoolManager,
+    SessionHandle,
     registry,
 )
 from spanner_pools.emulator import Emulator
@@ -42,7 +43,7 @@ def test_nothing_happens_until_first_use(
 ) -> None:
     offset = emulator.log_offset()
     manager = make_manager()
-    handle = manager.session()
+    handle = manager.handle()
     assert emulator.requests(offset) == {}
     assert not manager.opened
     assert not handle.checked_out
@@ -50,7 +51,7 @@ def test_nothing_happens_until_first_use(
     assert manager.stats()["checkouts"] == 0
     assert server_sessions() == []
 
-    with manager.session() as used:
+    with manager.handle() as used:
         assert used.execute_sql("SELECT 1") == [[1]]  # opens lazily
     assert manager.opened
     assert len(server_sessions()) == 3
@@ -85,7 +86,7 @@ def test_open_is_idempotent_and_builds_the_named_pool_types(make_manager: Make) 
 @pytest.mark.parametrize("pool", ["pinging", "transaction_pinging", "bursty", "multiplexed"])
 def test_every_operation_in_every_mode(make_manager: Make, pool: str) -> None:
     manager = make_manager(POOL=pool)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert insert_note(handle, f"{pool}-1") == 1
         with handle.batch() as batch:
             batch.insert("notes", ["id", "body"], [[f"{pool}-2", "b"], [f"{pool}-3", "c"]])
@@ -118,7 +119,7 @@ def test_pinging_pool_requests_pay_no_session_rpc(
 ) -> None:
     manager = make_manager(POOL=pool)
     manager.open()
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_sql("SELECT 1")  # warm the channel
 
     def mutations(handle: Any) -> None:
@@ -133,7 +134,7 @@ def test_pinging_pool_requests_pay_no_session_rpc(
     cost: dict[str, dict[str, int]] = {}
     for name, run in work.items():
         offset = emulator.log_offset()
-        with manager.session() as handle:
+        with manager.handle() as handle:
             run(handle)
         cost[name] = dict(emulator.requests(offset))
     assert cost["read"] == {"Spanner.ExecuteStreamingSql": 1}
@@ -143,7 +144,7 @@ def test_pinging_pool_requests_pay_no_session_rpc(
 
 def test_handle_returns_exactly_once_and_refuses_reuse(make_manager: Make) -> None:
     manager = make_manager()
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
     assert manager.stats()["in_use"] == 1
     handle.close()
@@ -154,28 +155,37 @@ def test_handle_returns_exactly_once_and_refuses_reuse(make_manager: Make) -> No
         handle.execute_sql("SELECT 1")
 
 
+def test_session_is_the_older_name_of_handle(make_manager: Make) -> None:
+    manager = make_manager()
+    with manager.session() as older:  # deprecated alias: a handle, not the client's Session
+        assert isinstance(older, SessionHandle)
+        assert older.execute_sql("SELECT 1") == [[1]]
+        assert manager.stats()["in_use"] == 1
+    assert manager.stats()["in_use"] == 0
+
+
 def test_errors_return_the_session_and_do_not_poison_it(make_manager: Make) -> None:
     manager = make_manager(POOL_SIZE=1)
-    with pytest.raises(InvalidArgument), manager.session() as handle:
+    with pytest.raises(InvalidArgument), manager.handle() as handle:
         handle.execute_sql("SELECT * FROM no_such_table")
-    with pytest.raises(ZeroDivisionError), manager.session() as handle:
+    with pytest.raises(ZeroDivisionError), manager.handle() as handle:
         handle.run_in_transaction(lambda tx: 1 / 0)
     assert manager.stats()["in_use"] == 0
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 1") == [[1]]
 
 
 def test_exhaustion_raises_pool_exhausted(make_manager: Make) -> None:
     manager = make_manager(POOL_SIZE=1, POOL_TIMEOUT=0.2)
-    with manager.session() as holder:
+    with manager.handle() as holder:
         holder.execute_sql("SELECT 1")
         with pytest.raises(PoolExhausted, match=r"POOL_TIMEOUT=0.2s.*POOL_SIZE=1") as info:
-            manager.session().execute_sql("SELECT 1")
+            manager.handle().execute_sql("SELECT 1")
         assert info.value.retry_after >= 1
     stats = manager.stats()
     assert stats["timeouts"] == 1
     assert stats["in_use"] == 0
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 1") == [[1]]
 
 
@@ -186,7 +196,7 @@ def test_checkout_and_release_under_threads(make_manager: Make) -> None:
     lock = threading.Lock()
 
     def work(i: int) -> int:
-        with manager.session() as handle:
+        with manager.handle() as handle:
             rows = handle.execute_sql(
                 "SELECT @i", params={"i": i}, param_types={"i": param_types.INT64}
             )
@@ -217,14 +227,14 @@ def test_close_deletes_every_session_and_is_final(
     assert manager not in registry.managers()
     assert manager.stats()["sessions_deleted"] == 4
     with pytest.raises(PoolClosed):
-        manager.session().execute_sql("SELECT 1")
+        manager.handle().execute_sql("SELECT 1")
 
 
 def test_a_session_returned_after_close_is_deleted(
     make_manager: Make, server_sessions: Callable[[], list[Any]]
 ) -> None:
     manager = make_manager(POOL_SIZE=2)
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
     manager.close(timeout=0.1)
     assert len(server_sessions()) == 1  # the lent one
@@ -261,7 +271,7 @@ def test_a_session_deleted_on_the_server_is_replaced_transparently(
     manager = make_manager(POOL_SIZE=2)
     manager.open()
     assert delete_all_sessions(manager, server_sessions) == 2
-    with manager.session() as handle:
+    with manager.handle() as handle:
         if operation == "read":
             assert handle.execute_sql("SELECT 1") == [[1]]
         elif operation == "dml":
@@ -286,7 +296,7 @@ def test_labels_are_set_on_every_session(
     expected = with_process_labels({"app": "notes", "env": "test"})
     assert all(dict(s.labels) == expected for s in sessions)
     delete_all_sessions(manager, server_sessions)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_sql("SELECT 1")  # replaced: the new session carries the labels too
     assert [dict(s.labels) for s in server_sessions()] == [expected]
 

@@ -31,7 +31,7 @@ HELD: list[SessionHandle] = []
 
 def leak_a_session(manager: PoolManager) -> None:
     """Check a session out and keep the handle without closing it (the bug being detected)."""
-    handle = manager.session()
+    handle = manager.handle()
     assert handle.execute_sql("SELECT 1") == [[1]]
     HELD.append(handle)
 
@@ -90,7 +90,7 @@ def test_a_dropped_handle_gives_its_session_back_when_collected(
     caplog.set_level(logging.WARNING, logger="spanner_pools")
     manager = make_manager(POOL=pool, POOL_SIZE=1, POOL_TIMEOUT=0.5)
     for _ in range(3):  # with POOL_SIZE 1, the second checkout needs the first one back
-        handle = manager.session()
+        handle = manager.handle()
         assert handle.execute_sql("SELECT 1") == [[1]]
         del handle
         gc.collect()
@@ -103,7 +103,7 @@ def test_a_dropped_handle_gives_its_session_back_when_collected(
 def test_returned_handles_stay_quiet(make_manager: Make, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.WARNING, logger="spanner_pools")
     off = make_manager()  # LEAK_TIMEOUT unset: no stack recorded, no thread
-    with off.session() as handle:
+    with off.handle() as handle:
         handle.execute_sql("SELECT 1")
         assert handle.checkout_stack is None
     assert not off.stats()["leak_watcher_alive"]
@@ -111,10 +111,10 @@ def test_returned_handles_stay_quiet(make_manager: Make, caplog: pytest.LogCaptu
     limit = 1.0
     manager = make_manager(LEAK_TIMEOUT=limit)
     start = time.monotonic()
-    with manager.session() as returned:
+    with manager.handle() as returned:
         returned.execute_sql("SELECT 1")
     held = time.monotonic() - start
-    kept: SessionHandle = manager.session()
+    kept: SessionHandle = manager.handle()
     kept.execute_sql("SELECT 1")
     wait_for(lambda: manager.stats()["leaks_reported"] == 1)  # the one still held
     if held >= limit:
@@ -128,7 +128,7 @@ def test_the_watcher_starts_on_first_checkout_and_stops_with_close(make_manager:
     manager = make_manager(LEAK_TIMEOUT=60)
     manager.open()
     assert not manager.stats()["leak_watcher_alive"]  # opening alone (a master) starts nothing
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_sql("SELECT 1")
     assert manager.stats()["leak_watcher_alive"]
     [thread] = [t for t in watcher_threads() if manager.settings.database in t.name]

@@ -51,9 +51,9 @@ def test_pool_opened_before_fork_warns_once_for_all_children(
 
     def child() -> dict[str, Any]:
         collect.records.clear()
-        with manager.session() as handle:
+        with manager.handle() as handle:
             handle.execute_sql("SELECT 1")
-        with never_opened.session() as handle:  # first opened here: nothing to warn about
+        with never_opened.handle() as handle:  # first opened here: nothing to warn about
             handle.execute_sql("SELECT 1")
         warnings = [r for r in collect.records if FORK_WARNING in r.getMessage()]
         registry.close_all(timeout=0)
@@ -93,7 +93,7 @@ def test_manager_records_carry_alias_and_pid(
     finally:
         down.close(timeout=0)
     manager = make_manager()
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
     manager.close(timeout=0)  # warns about the lent session, then "closed"
 

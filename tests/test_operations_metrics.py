@@ -47,7 +47,7 @@ def registry() -> Iterator[CollectorRegistry]:
 
 def test_metrics_follow_the_pool(make_manager: Make, registry: CollectorRegistry) -> None:
     manager = make_manager(POOL_SIZE=2, POOL_TIMEOUT=0.05)
-    with manager.session() as handle:  # before install(): caught up by install()
+    with manager.handle() as handle:  # before install(): caught up by install()
         handle.execute_sql("SELECT 1")
     metrics.install(registry)
     assert metrics.install(registry) is metrics.install(registry)  # idempotent
@@ -58,12 +58,12 @@ def test_metrics_follow_the_pool(make_manager: Make, registry: CollectorRegistry
 
     assert get("spanner_pools_checkouts_total") == 1
     assert get("spanner_pools_sessions_created_total") == 2
-    first, second = manager.session(), manager.session()
+    first, second = manager.handle(), manager.handle()
     first.execute_sql("SELECT 1")
     second.execute_sql("SELECT 1")
     assert (get("spanner_pools_sessions_in_use"), get("spanner_pools_sessions_available")) == (2, 0)
     with pytest.raises(PoolExhausted):
-        manager.session().execute_sql("SELECT 1")
+        manager.handle().execute_sql("SELECT 1")
     first.close()
     second.close()
     pinged = manager.ping()
@@ -107,7 +107,7 @@ def test_flask_route_and_django_view(spanner_config: dict[str, Any]) -> None:
         django.setup()
         from django.test import RequestFactory
         from django_app import pools, views
-        with pools["default"].session() as handle:
+        with pools["default"].handle() as handle:
             handle.execute_sql("SELECT 1")
         response = views.metrics(RequestFactory().get("/metrics"))
         print(json.dumps([response.status_code, response["Content-Type"], response.content.decode()]))

@@ -45,10 +45,10 @@ def test_checkout_spans_nest_under_the_request_and_record_exhaustion(
     provider, exporter = spans
     manager = make_manager(POOL_SIZE=1, POOL_TIMEOUT=0.05)
     tracer = provider.get_tracer("app")
-    with tracer.start_as_current_span("request") as request, manager.session() as handle:
+    with tracer.start_as_current_span("request") as request, manager.handle() as handle:
         handle.execute_sql("SELECT 1")
         with pytest.raises(PoolExhausted):
-            manager.session().execute_sql("SELECT 1")  # the only session is lent
+            manager.handle().execute_sql("SELECT 1")  # the only session is lent
     ok, exhausted = named(exporter, "spanner_pools.checkout")
     for span in ok, exhausted:
         assert span.parent is not None
@@ -111,7 +111,7 @@ def test_global_provider_is_used_and_missing_opentelemetry_breaks_nothing(
         provider = TracerProvider()
         provider.add_span_processor(SimpleSpanProcessor(exporter))
         trace.set_tracer_provider(provider)
-        with manager.session() as handle:
+        with manager.handle() as handle:
             handle.execute_sql("SELECT 1")
         report["global"] = [s.name for s in exporter.get_finished_spans()]
 
@@ -119,7 +119,7 @@ def test_global_provider_is_used_and_missing_opentelemetry_breaks_nothing(
             sys.modules[name] = None  # "import opentelemetry..." now raises ImportError
         tracing._trace = None  # forget the module found before: import again
         exporter.clear()
-        with manager.session() as handle:
+        with manager.handle() as handle:
             report["rows"] = handle.execute_sql("SELECT 1")
         report["pings"] = manager.ping()
         report["enabled_without_otel"] = tracing.enabled()

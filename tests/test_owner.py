@@ -90,7 +90,7 @@ def test_reap_deletes_only_dead_processes_sessions(
         left = {s.name for s in server_sessions()}
         assert left == ours | keep
         assert not left & gone
-        with manager.session() as s:  # the pool is untouched
+        with manager.handle() as s:  # the pool is untouched
             assert s.execute_sql("SELECT 1") == [[1]]
     finally:
         live.kill()

@@ -69,13 +69,13 @@ def test_pinger_pings_idle_sessions_again_and_again(make_manager: Make, emulator
     stats = manager.stats()
     assert stats["ping_errors"] == 0
     assert stats["pinger_alive"] is True
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT 1") == [[1]]
 
 
 def test_a_session_in_use_is_not_pinged(make_manager: Make) -> None:
     manager = make_manager(POOL_SIZE=1, PING_INTERVAL=0.2)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_sql("SELECT 1")
         before = manager.stats()["pings"]
         time.sleep(0.6)
@@ -131,7 +131,7 @@ def test_pinger_survives_an_outage_and_recovers(
         assert manager.stats()["pinger_alive"] is True
         assert any("pinger pass failed" in r.getMessage() for r in caplog.records)
         assert manager.stats()["sessions"] == 2  # a failed ping loses no session
-        with pytest.raises(PoolUnavailable), manager.session() as handle:
+        with pytest.raises(PoolUnavailable), manager.handle() as handle:
             handle.execute_sql("SELECT 1")
         assert manager.stats()["in_use"] == 0
 
@@ -143,7 +143,7 @@ def test_pinger_survives_an_outage_and_recovers(
         except AssertionError:
             raise AssertionError(str(manager.stats())) from None
         assert manager.stats()["pinger_alive"] is True
-        with manager.session() as handle:
+        with manager.handle() as handle:
             assert handle.execute_sql("SELECT 1") == [[1]]
     finally:
         manager.close(timeout=1)
@@ -170,11 +170,11 @@ def test_open_fails_cleanly_when_spanner_is_down_and_recovers_later(
             manager.open()
         assert manager.opened  # the pinger keeps trying in the background
         with pytest.raises(PoolUnavailable, match="holds no session"):
-            manager.session().execute_sql("SELECT 1")
+            manager.handle().execute_sql("SELECT 1")
         own_emulator.start()
         provision_own(own_emulator)
         wait_for(lambda: manager.stats()["sessions"] == 2)
-        with manager.session() as handle:
+        with manager.handle() as handle:
             assert handle.execute_sql("SELECT 1") == [[1]]
     finally:
         manager.close(timeout=1)

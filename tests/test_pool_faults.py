@@ -67,7 +67,7 @@ def test_a_session_lost_during_close_is_given_back(
 ) -> None:
     """Before: in_use stayed 1, close() waited its whole timeout, the request got a 500."""
     manager = make_manager(POOL_SIZE=2)
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
     delete_on_server(handle.session.session_id)
     closer = threading.Thread(target=manager.close, kwargs={"timeout": 120})
@@ -88,12 +88,12 @@ def test_a_session_lost_during_close_is_given_back(
 
 def test_waiters_are_served_in_arrival_order(make_manager: Make) -> None:
     manager = make_manager(POOL_SIZE=1, POOL_TIMEOUT=60)
-    held = manager.session()
+    held = manager.handle()
     held.execute_sql("SELECT 1")
     served: list[str] = []
 
     def wait(name: str) -> None:
-        with manager.session() as handle:
+        with manager.handle() as handle:
             handle.session  # noqa: B018 - the checkout is the point
             served.append(name)
 
@@ -119,7 +119,7 @@ def test_twice_as_many_threads_as_sessions_never_time_out(make_manager: Make) ->
     def work() -> None:
         try:
             for _ in range(150):
-                with manager.session() as handle:
+                with manager.handle() as handle:
                     handle.session  # noqa: B018 - checkout and return
                     time.sleep(0.002)
         except PoolExhausted as exc:
@@ -189,7 +189,7 @@ def test_a_handle_shared_by_threads_holds_one_session(make_manager: Make) -> Non
     """Before: 4 threads of one handle checked out several sessions and returned one."""
     manager = make_manager(POOL_SIZE=8)
     manager.open()
-    handle = manager.session()
+    handle = manager.handle()
     barrier = threading.Barrier(4)
     seen: set[str] = set()
 
@@ -215,10 +215,10 @@ def test_someone_elses_session_not_found_replaces_nothing(
     """Before: the outer handle replaced (and orphaned) its own healthy session."""
     outer = make_manager(POOL_SIZE=1)
     other = make_manager(POOL_SIZE=1)
-    with other.session() as lost:
+    with other.handle() as lost:
         lost_session = lost.session
         delete_on_server(lost_session.session_id)
-    handle = outer.session()
+    handle = outer.handle()
     mine = handle.session.session_id
 
     def transaction(tx: Any) -> None:

@@ -29,7 +29,7 @@ def databases(db):
 def write_and_count(settings, note_id):
     manager = PoolManager(SpannerSettings.from_mapping(settings))
     try:
-        with manager.session() as s:
+        with manager.handle() as s:
             with s.batch() as batch:
                 batch.insert("notes", ["id", "body"], [[note_id, "x"]])
             return s.execute_sql("SELECT COUNT(*) FROM notes")[0][0]

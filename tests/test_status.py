@@ -55,7 +55,7 @@ def test_sessions_of_a_pool_are_counted_by_label(
     web = make_manager(LABELS={"team": "web", "env": "test"})
     web.open()
     bursty = make_manager(POOL="bursty")  # an unlabeled session, created on demand
-    with bursty.session() as handle:
+    with bursty.handle() as handle:
         handle.execute_sql("SELECT 1")
     before = len(server_sessions())
     assert before == 4

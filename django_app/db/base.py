@@ -63,18 +63,18 @@ class DatabaseWrapper(SpannerDatabaseWrapper):
 
     @property
     def spanner_manager(self) -> PoolManager:
-        """This process's manager of :attr:`spanner_alias` (``django_app.pools``)."""
+        """This process's manager of :attr:`spanner_alias` (``django_app.managers``)."""
         from django.core.exceptions import ImproperlyConfigured
 
-        from django_app import PoolDoesNotExist, pools
+        from django_app import PoolDoesNotExist, managers
 
         try:
-            return pools[self.spanner_alias]
+            return managers[self.spanner_alias]
         except PoolDoesNotExist as exc:
             raise ImproperlyConfigured(
                 f'DATABASES[{self.alias!r}] uses ENGINE "{ENGINE}" but settings.SPANNER has no '
                 f"alias {self.spanner_alias!r} (set OPTIONS['SPANNER_ALIAS'] to one of "
-                f"{sorted(pools)})"
+                f"{sorted(managers)})"
             ) from exc
 
     @property

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 
-from django_app import pools
+from django_app import managers
 from example_site import notes, page
 
 View = Callable[[HttpRequest], HttpResponse]
@@ -50,7 +50,9 @@ def _payload(request: HttpRequest) -> Any:
 
 def _index_page(request: HttpRequest, error: str | None = None, status: int = 200) -> HttpResponse:
     listed = notes.list_notes(request.spanner)
-    html = page.render_index(listed["notes"], pools["default"].stats(), site="Django", error=error)
+    html = page.render_index(
+        listed["notes"], managers["default"].stats(), site="Django", error=error
+    )
     return HttpResponse(html, status=status, content_type="text/html; charset=utf-8")
 
 
@@ -86,4 +88,4 @@ def bulk_add(request: HttpRequest) -> HttpResponse:
 
 @endpoint("GET")
 def stats(request: HttpRequest) -> HttpResponse:
-    return JsonResponse(pools["default"].stats())
+    return JsonResponse(managers["default"].stats())

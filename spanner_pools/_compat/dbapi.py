@@ -71,7 +71,7 @@ class SessionSource(Protocol):
     @property
     def database(self) -> Database: ...
 
-    def session(self) -> _Handle: ...
+    def handle(self) -> _Handle: ...
 
 
 class PooledDatabase:
@@ -90,12 +90,12 @@ class PooledDatabase:
     @contextmanager
     def snapshot(self, **kw: Any) -> Iterator[Snapshot]:
         """A single-use snapshot on a pooled session, returned when the block ends."""
-        with self._manager.session() as handle, handle.snapshot(**kw) as snapshot:
+        with self._manager.handle() as handle, handle.snapshot(**kw) as snapshot:
             yield snapshot
 
     def run_in_transaction(self, func: Callable[..., T], *args: Any, **kw: Any) -> T:
         """A read-write transaction on a pooled session (aborts retried by the client)."""
-        with self._manager.session() as handle:
+        with self._manager.handle() as handle:
             return handle.run_in_transaction(func, *args, **kw)
 
     def __getattr__(self, name: str) -> Any:
@@ -178,7 +178,7 @@ class PooledConnection(Connection):  # type: ignore[misc]  # the DB-API is untyp
         """The session of the current transaction, lent by the manager on first need."""
         self._forget_parent()
         if self._session is None:
-            handle = self._manager.session()
+            handle = self._manager.handle()
             try:
                 self._session = handle.session
             except BaseException:

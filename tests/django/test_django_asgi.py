@@ -87,7 +87,7 @@ class AsgiHandlerTests(SpannerTestCase):
         with override_settings(
             SPANNER={"default": {**self.spanner_config, "POOL_SIZE": 1, "POOL_TIMEOUT": 0.1}}
         ):
-            held = pools["default"].session()
+            held = pools["default"].handle()
             await asyncio.to_thread(held.execute_sql, "SELECT 1")
             try:
                 client = AsgiClient(ASGIHandler())

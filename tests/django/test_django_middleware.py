@@ -10,7 +10,9 @@ from django.http import HttpRequest, HttpResponse
 from django.test import AsyncClient, Client
 from django.test.utils import override_settings
 
-from django_app import PoolDoesNotExist, pools
+import django_app
+import django_app.sessions
+from django_app import PoolDoesNotExist, managers, pools
 from django_app.middleware import SpannerSessionMiddleware
 from spanner_pools import HandleClosed, SessionHandle
 from spanner_pools.emulator import free_port
@@ -85,7 +87,7 @@ class SyncMiddlewareTests(SpannerTestCase):
         with pytest.raises(HandleClosed):
             used.spanner.execute_sql("SELECT 1")
         unused = self.client.get("/plain/").wsgi_request
-        with pytest.raises(HandleClosed, match=r"use django_app.pools\['default'\]\.session\(\)"):
+        with pytest.raises(HandleClosed, match=r"use django_app.managers\['default'\]\.handle\(\)"):
             unused.spanner.execute_sql("SELECT 1")
         self.assert_all_returned(checkouts=1)
 
@@ -103,9 +105,25 @@ class SyncMiddlewareTests(SpannerTestCase):
         self.assert_all_returned(checkouts=1)
 
     def test_nested_use_outside_requests(self) -> None:
-        with pools["default"].session() as handle:
+        with pools["default"].handle() as handle:
             assert handle.execute_sql("SELECT 7") == [[7]]
         self.assert_all_returned(checkouts=1)
+
+    def test_handle_names_and_their_older_aliases(self) -> None:
+        # managers / request.spanner_handles / RequestHandles are the names; pools,
+        # request.spanner_sessions, RequestSessions and django_app.sessions the older ones.
+        request = self.client.get("/notes/").wsgi_request
+        assert request.spanner_handles is request.spanner_sessions
+        assert isinstance(request.spanner_handles, django_app.RequestHandles)
+        assert request.spanner_handles.handles["default"].closed
+        assert django_app.pools is django_app.managers
+        assert django_app.Pools is django_app.Managers
+        assert django_app.RequestSessions is django_app.RequestHandles
+        assert django_app.sessions.pools is django_app.managers
+        assert django_app.sessions.RequestSessions is django_app.RequestHandles
+        with managers["default"].handle() as handle, pools["default"].session() as older:
+            assert handle.execute_sql("SELECT 8") == older.execute_sql("SELECT 8") == [[8]]
+        self.assert_all_returned(checkouts=3)
 
 
 class TwoAliasesTests(SpannerTestCase):
@@ -141,7 +159,7 @@ class ExhaustionTests(SpannerTestCase):
     default_overrides = {"POOL_SIZE": 1, "POOL_TIMEOUT": 0.2}
 
     def test_exhausted_pool_answers_503_with_retry_after(self) -> None:
-        with pools["default"].session() as held:
+        with pools["default"].handle() as held:
             held.execute_sql("SELECT 1")  # the only session is now lent out
             response = self.client.get("/notes/")
             assert response.status_code == 503
@@ -152,7 +170,7 @@ class ExhaustionTests(SpannerTestCase):
         assert self.stats()["timeouts"] == 1
 
     async def test_exhausted_pool_answers_503_in_async_views(self) -> None:
-        held = pools["default"].session()
+        held = pools["default"].handle()
         try:
             await asyncio.to_thread(held.execute_sql, "SELECT 1")
             response = await self.async_client.get("/async/")

@@ -42,7 +42,7 @@ class PoolsTests(SpannerTestCase):
         assert pools["default"] is pools["default"]
         assert pools["default"].alias == "default"
         assert pools["analytics"].alias == "analytics"
-        with pools["default"].session() as handle:
+        with pools["default"].handle() as handle:
             assert handle.execute_sql("SELECT 1") == [[1]]
         assert len(self.server_sessions()) == 3
 
@@ -100,7 +100,7 @@ def test_process_exit_deletes_the_sessions(fresh_database: EmulatorDatabase) -> 
         import django
         django.setup()
         from django_app import pools
-        with pools["default"].session() as handle:
+        with pools["default"].handle() as handle:
             handle.execute_sql("SELECT 1")
         print("sessions", pools["default"].stats()["sessions"])
         """

@@ -50,13 +50,13 @@ class RunnerTest(SimpleTestCase):
         assert settings.SPANNER["default"]["DATABASE"] == {test_app!r}
         assert settings.SPANNER["mirror"]["DATABASE"] == {test_app!r}
         assert settings.SPANNER["analytics"]["DATABASE"] == {test_long!r}
-        with pools["default"].session() as s:
+        with pools["default"].handle() as s:
             assert s.execute_sql("SELECT COUNT(*) FROM notes") == [[0]]
             with s.batch() as batch:
                 batch.insert("notes", ["id", "body"], [["n1", "from the test"]])
-        with pools["mirror"].session() as s:
+        with pools["mirror"].handle() as s:
             assert s.execute_sql("SELECT body FROM notes") == [["from the test"]]
-        with pools["analytics"].session() as s:
+        with pools["analytics"].handle() as s:
             assert s.execute_sql("SELECT COUNT(*) FROM events") == [[0]]
 """
 
@@ -162,7 +162,7 @@ def test_keepdb_keeps_the_test_database_and_reuses_it(emulator: Emulator) -> Non
             for run in range(2):  # the second run finds the first one's database and row
                 old = setup_spanner_databases(keepdb=True, verbosity=0)
                 assert settings.SPANNER["default"]["DATABASE"] == test_app
-                with pools["default"].session() as s:
+                with pools["default"].handle() as s:
                     assert s.execute_sql("SELECT COUNT(*) FROM notes") == [[run]]
                     with s.batch() as batch:
                         batch.insert("notes", ["id", "body"], [[f"n{run}", "kept"]])

@@ -10,7 +10,14 @@ import pytest
 from flask import Flask
 
 from flask_ext import Spanner, spanner_cli
-from spanner_pools import ConfigurationError, PoolError, PoolExhausted, PoolManager
+from flask_ext.binds import BoundHandles, BoundSessions
+from spanner_pools import (
+    ConfigurationError,
+    PoolError,
+    PoolExhausted,
+    PoolManager,
+    SessionHandle,
+)
 from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import free_port, provision
 from tests.conftest import INSTANCE, PROJECT, SCHEMA
@@ -319,6 +326,25 @@ def test_closed_handle_is_replaced_on_next_access(make_app: AppFactory) -> None:
     assert stats(app)["in_use"] == 0
 
 
+def test_handle_names_and_their_older_aliases(make_app: AppFactory) -> None:
+    # spanner.handle / spanner.handles are the names; session / sessions the older ones.
+    app, spanner = make_app()
+    with app.app_context():
+        handle = spanner.handle
+        assert isinstance(handle, SessionHandle)
+        assert spanner.session is handle is spanner.handles[None] is spanner.sessions[None]
+        assert spanner.sessions is spanner.handles
+        assert isinstance(spanner.handles, BoundHandles) and BoundSessions is BoundHandles
+        assert handle.execute_sql("SELECT 4") == [[4]]
+        assert handle.session.session_id  # the client's Session behind the handle
+        manager = spanner.manager
+        with manager.handle() as own, manager.session() as older:
+            assert own is not older and own is not handle
+            assert own.execute_sql("SELECT 5") == older.execute_sql("SELECT 5") == [[5]]
+        assert stats(app)["in_use"] == 1
+    assert stats(app)["in_use"] == 0
+
+
 def test_database_and_stats_of_the_current_app(make_app: AppFactory, database_id: str) -> None:
     app, spanner = make_app()
     with app.app_context():
@@ -337,7 +363,7 @@ def exhausted_app(make_app: AppFactory) -> tuple[Flask, Spanner]:
 def test_exhausted_pool_gives_503_with_retry_after(make_app: AppFactory) -> None:
     app, _ = exhausted_app(make_app)
     manager: PoolManager = app.extensions["spanner"]
-    with manager.session() as held:
+    with manager.handle() as held:
         held.execute_sql("SELECT 1")  # the only session is now checked out
         response = app.test_client().get("/read")
     assert response.status_code == 503
@@ -355,7 +381,7 @@ def test_app_error_handler_for_pool_exhausted_wins(make_app: AppFactory) -> None
     def busy(error: PoolExhausted) -> tuple[dict[str, Any], int]:
         return {"busy": True, "retry_after": error.retry_after}, 429
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert response.status_code == 429
@@ -379,7 +405,7 @@ def test_app_pool_error_handler_registered_before_init_app_is_kept(
         spanner.session.execute_sql("SELECT 1")
         return "ok"
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert (response.status_code, response.data) == (599, b"mine")
@@ -392,7 +418,7 @@ def test_503_goes_through_the_apps_503_handler(make_app: AppFactory) -> None:
     def unavailable(error: Any) -> tuple[str, int, dict[str, str]]:
         return "custom 503", 503, dict(error.get_headers())
 
-    with app.extensions["spanner"].session() as held:
+    with app.extensions["spanner"].handle() as held:
         held.execute_sql("SELECT 1")
         response = app.test_client().get("/read")
     assert (response.status_code, response.data) == (503, b"custom 503")

@@ -110,7 +110,7 @@ def test_conflicting_transactions_abort_and_retry(make_manager: Make, emulator: 
     """The emulator runs one read-write transaction at a time: the older one is aborted,
     and the DB-API replays it on the same lent session at commit."""
     manager = make_manager(POOL_SIZE=2)
-    with manager.session() as handle:
+    with manager.handle() as handle:
         handle.execute_update("INSERT INTO notes (id, body) VALUES ('c', '0')")
     first, second = connect(manager), connect(manager)
     since = emulator.log_offset()
@@ -122,7 +122,7 @@ def test_conflicting_transactions_abort_and_retry(make_manager: Make, emulator: 
     first.commit()  # aborted by the emulator, replayed and committed
     counts = emulator.requests(since)
     assert counts["Spanner.Commit"] >= 3, counts  # one of them committed twice
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT body FROM notes WHERE id = 'c'") == [["first"]]
     assert manager.stats()["in_use"] == 0
     first.close()
@@ -151,7 +151,7 @@ def test_close_returns_the_session_of_an_open_transaction(make_manager: Make) ->
     assert manager.stats()["in_use"] == 1
     conn.close()
     assert manager.stats()["in_use"] == 0
-    with manager.session() as handle:
+    with manager.handle() as handle:
         assert handle.execute_sql("SELECT COUNT(*) FROM notes") == [[0]]
 
 

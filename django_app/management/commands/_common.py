@@ -13,7 +13,7 @@ from django.core.management.base import CommandError
 
 from spanner_pools import SpannerSettings
 
-from ...sessions import PoolDoesNotExist, pools
+from ...managers import PoolDoesNotExist, managers
 
 
 def add_arguments(parser: Any) -> None:
@@ -50,8 +50,8 @@ def selected_settings(alias: str | None) -> dict[str, SpannerSettings]:
     The managers are only read for their settings: no pool is opened.
     """
     try:
-        names = [alias] if alias is not None else list(pools)
-        return {name: pools[name].settings for name in names}
+        names = [alias] if alias is not None else list(managers)
+        return {name: managers[name].settings for name in names}
     except PoolDoesNotExist as exc:
         raise CommandError(str(exc)) from exc
     except ImproperlyConfigured as exc:
