@@ -8,28 +8,17 @@ import os
 import signal
 import sys
 import time
-from collections import defaultdict
 
 import pytest
 
 from spanner_pools.emulator import Emulator
-from spanner_pools.owner import PID_KEY
 from tests.e2e import GunicornServer, hammer
 from tests.reliability.harness import Admin, failures
 
 from .harness import ASGI_APP, FLASK_FACTORY, BackgroundLoad, Server, mixed_load, site_env
-from .test_uwsgi import uwsgi
+from .test_uwsgi import sessions_by_pid, uwsgi
 
 POOL_SIZE = 2
-
-
-def sessions_by_pid(admin: Admin, db: str) -> dict[int, set[str]]:
-    """ListSessions, grouped by the PID label of the process that created each session."""
-    database = admin._database(db)
-    found: dict[int, set[str]] = defaultdict(set)
-    for session in database.spanner_api.list_sessions(database=database.name):
-        found[int(dict(session.labels).get(PID_KEY, "0"))].add(session.name)
-    return dict(found)
 
 
 def poll(condition: object, timeout: float = 30.0) -> bool:
