@@ -31,11 +31,12 @@ _command: Any = None
 
 
 def shell_command(master_pid: int, settings_fd: int, argv: list[str], pythonpath: str) -> str:
-    """The command ``system()`` runs at exit: nothing unless its parent is the master."""
+    """The command ``system()`` runs at exit: nothing unless its parent is the master. The
+    settings pipe is opened as ``/dev/fd/N`` (dash redirects only one-digit descriptors)."""
     run = " ".join(shlex.quote(arg) for arg in argv)
     return (
         f'[ "$PPID" = "{master_pid}" ] || exit 0; '
-        f"PYTHONPATH={shlex.quote(pythonpath)} exec {run} <&{settings_fd}"
+        f"PYTHONPATH={shlex.quote(pythonpath)} exec {run} </dev/fd/{settings_fd}"
     )
 
 

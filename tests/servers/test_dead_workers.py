@@ -16,6 +16,7 @@ from tests.e2e import GunicornServer, hammer
 from tests.reliability.harness import Admin, failures
 
 from .harness import ASGI_APP, FLASK_FACTORY, BackgroundLoad, Server, mixed_load, site_env
+from .test_stop import gunicorn
 from .test_uwsgi import sessions_by_pid, uwsgi
 
 POOL_SIZE = 2
@@ -52,6 +53,30 @@ def test_gunicorn_worker_killed_under_load(
         assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)  # its replacement
         assert "left by dead processes" in server.log()
     assert admin.session_names(example_db) == [], server.log()[-3000:]
+
+
+@pytest.mark.e2e
+def test_gunicorn_preload_worker_killed_at_the_stop_is_reaped_by_the_master(
+    emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    """With --preload the master knows the pools: a worker SIGKILLed just before the final stop
+    (no replacement serves) is reaped by the master's child_exit / on_exit reaper process."""
+    env = site_env(emulator.host, example_db, POOL_SIZE)
+    with Server("gunicorn", gunicorn("--preload"), env) as server:
+        server.start()
+        for _ in range(10):
+            assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
+            if len(sessions_by_pid(admin, example_db)) == 2:
+                break
+        before = sessions_by_pid(admin, example_db)
+        assert sorted(len(v) for v in before.values()) == [POOL_SIZE, POOL_SIZE], before
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        server.stop(signal.SIGTERM)
+        log = server.log()
+    left = admin.session_names(example_db)
+    assert left == [], f"{len(left)} sessions left:\n{log[-4000:]}"
+    assert "left by dead processes" in log, log[-3000:]
 
 
 @pytest.mark.e2e
