@@ -76,9 +76,24 @@ def child_exit(server: Any, worker: Any) -> None:
         metrics.child_exit(server, worker)
     managers = registry.managers()
     if managers and getattr(server, "LISTENERS", None) != []:  # [] once stopping: on_exit
-        from . import reaper
+        _spawn_reaper(managers)
 
-        reaper.spawn(managers)
+
+#: The reaper process child_exit started last: (PID, start time).
+_reaper: tuple[int, str] | None = None
+
+
+def _spawn_reaper(managers: list[Any]) -> None:
+    """One reaper process at a time (a HUP ends every worker at once): while the last one
+    runs, what it may miss is reaped by the replacement worker or ``on_exit``."""
+    global _reaper
+    from . import owner, reaper
+
+    if _reaper is not None and owner.start_time(_reaper[0]) == _reaper[1]:
+        return  # still running (or not yet collected by gunicorn's waitpid)
+    pid = reaper.spawn(managers)
+    started = None if pid is None else owner.start_time(pid)
+    _reaper = None if pid is None or started is None else (pid, started)
 
 
 def on_exit(server: Any) -> None:
