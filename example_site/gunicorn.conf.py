@@ -12,13 +12,14 @@ import os
 # One pool per worker: built after fork, opened before the first request, closed on exit.
 from spanner_pools.gunicorn import (
     child_exit,
+    on_exit,
     on_starting,
     post_fork,
     post_worker_init,
     worker_exit,
 )
 
-__all__ = ["child_exit", "on_starting", "post_fork", "post_worker_init", "worker_exit"]
+__all__ = ["child_exit", "on_exit", "on_starting", "post_fork", "post_worker_init", "worker_exit"]
 
 wsgi_app = os.environ.get("EXAMPLE_APP", "example_site.flask_site:create_app()")
 bind = os.environ.get("EXAMPLE_BIND", "127.0.0.1:8000")

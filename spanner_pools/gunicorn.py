@@ -4,10 +4,14 @@ In ``gunicorn.conf.py``::
 
     from spanner_pools.gunicorn import post_fork, post_worker_init, worker_exit
 
-or run ``gunicorn -c python:spanner_pools.gunicorn app:app``. ``child_exit`` (in the master)
-keeps Prometheus multiprocess gauges right when a worker exits. Works with and without
+or run ``gunicorn -c python:spanner_pools.gunicorn app:app``. Works with and without
 ``--preload``: nothing is opened in the master, each worker builds its own client and
 sessions after fork, and a worker that exits (``--max-requests``, HUP, shutdown) deletes them.
+A worker killed without cleaning up (SIGKILL, timeout, OOM) is reaped by its replacement; when
+the master knows the pools too (``--preload``, or pools built in the config file),
+``child_exit`` also starts a short-lived reaper process, and ``on_exit`` runs one after the
+final stop and waits for it (bounded), so no replacement is needed. ``child_exit`` also keeps
+Prometheus multiprocess gauges right.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any
 from . import registry
 from ._gunicorn_log import follow_gunicorn_log
 
-__all__ = ["child_exit", "on_starting", "post_fork", "post_worker_init", "worker_exit"]
+__all__ = ["child_exit", "on_exit", "on_starting", "post_fork", "post_worker_init", "worker_exit"]
 
 
 def on_starting(server: Any) -> None:
@@ -63,8 +67,40 @@ def worker_exit(server: Any, worker: Any) -> None:
 
 
 def child_exit(server: Any, worker: Any) -> None:
-    """In the master: drop an exited worker's live Prometheus gauges (multiprocess mode)."""
+    """In the master: drop an exited worker's live Prometheus gauges (multiprocess mode);
+    if the master has the pools' settings, delete what the worker may have left, from a
+    short-lived process (the master holds no channel; its ``waitpid(-1)`` collects it)."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):  # else prometheus-client may be absent
         from . import metrics
 
         metrics.child_exit(server, worker)
+    managers = registry.managers()
+    if managers and getattr(server, "LISTENERS", None) != []:  # [] once stopping: on_exit
+        _spawn_reaper(managers)
+
+
+#: The reaper process child_exit started last: (PID, start time).
+_reaper: tuple[int, str] | None = None
+
+
+def _spawn_reaper(managers: list[Any]) -> None:
+    """One reaper process at a time (a HUP ends every worker at once): while the last one
+    runs, what it may miss is reaped by the replacement worker or ``on_exit``."""
+    global _reaper
+    from . import owner, reaper
+
+    if _reaper is not None and owner.start_time(_reaper[0]) == _reaper[1]:
+        return  # still running (or not yet collected by gunicorn's waitpid)
+    pid = reaper.spawn(managers)
+    started = None if pid is None else owner.start_time(pid)
+    _reaper = None if pid is None or started is None else (pid, started)
+
+
+def on_exit(server: Any) -> None:
+    """In the master, after the final stop (every worker gone): if it has the pools'
+    settings, delete what killed workers left, from a reaper process it waits for."""
+    managers = registry.managers()
+    if managers:
+        from . import reaper
+
+        reaper.run(managers)

@@ -7,7 +7,9 @@ PID is never taken for the dead process); the host label also hashes the boot ID
 namespace, so containers sharing a hostname never judge each other's PIDs. :func:`reap` lists the sessions of this host with a
 label filter and deletes those whose process is gone; :mod:`.reaper` runs it in the next
 worker that starts on the host (gunicorn ``post_worker_init``, uWSGI ``postfork``, the ASGI
-lifespan, Celery children). A live process's sessions are never deleted.
+lifespan, Celery children), and in a short-lived process started by a master that knows the
+pools (uWSGI's master at exit, gunicorn ``child_exit``/``on_exit`` with ``--preload``). A
+live process's sessions are never deleted.
 """
 
 from __future__ import annotations

@@ -9,10 +9,13 @@ uWSGI's own module::
 uWSGI must run with ``--master`` (:func:`install` raises :class:`ConfigurationError` saying so
 otherwise). Without ``--lazy-apps`` the pools open in each worker after fork; with it the app
 loads in the worker, so they open at once. Sessions are deleted through ``uwsgi.atexit`` and
-Python's ``atexit`` (uWSGI calls ``uwsgi.atexit`` in gevent workers too). A worker stopped
-while busy (SIGINT, or SIGTERM with ``--die-on-term``) runs neither: stop gracefully with the
-master FIFO's ``q`` (docs/deploy.md); what such a worker left is deleted by the next worker
-that starts on the host (:mod:`spanner_pools.owner`). Importing this module does not import
+Python's ``atexit``. A worker stopped while busy (SIGINT, or SIGTERM with ``--die-on-term``)
+runs neither, and the master runs no Python at exit: without ``--lazy-apps``, :func:`install`
+therefore registers a C-level exit handler in the master (:mod:`._master_exit`) that, once
+every worker is buried, runs a short-lived reaper process (:mod:`.reaper`) and waits for it,
+bounded; the master itself never builds a client. With ``--lazy-apps`` the master has no
+pools: what a busy-stopped worker left is deleted by the next worker that starts on the host
+(:mod:`spanner_pools.owner`), as after a SIGKILL. Importing this module does not import
 ``uwsgi``.
 """
 
@@ -95,6 +98,9 @@ def install() -> None:
     # fork token now, so the "opened before fork" warning comes once, not once per worker.
     registry._before_fork()
     registry._after_fork_in_parent()
+    from . import _master_exit
+
+    _master_exit.reap_at_exit(registry.managers())
     from uwsgidecorators import postfork as uwsgi_postfork
 
     uwsgi_postfork(postfork)

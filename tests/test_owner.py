@@ -9,7 +9,8 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from spanner_pools import PoolManager
+from spanner_pools import PoolManager, reaper
+from spanner_pools._master_exit import shell_command
 from spanner_pools.owner import (
     HOST_KEY,
     PID_KEY,
@@ -97,3 +98,50 @@ def test_reap_deletes_only_dead_processes_sessions(
         live.wait()
     for name in keep:
         database.spanner_api.delete_session(name=name)
+
+
+def test_reaper_process_deletes_dead_processes_sessions(
+    make_manager: Callable[..., PoolManager],
+    server_sessions: Callable[[], list[Any]],
+    admin_client: Any,
+    database_id: str,
+) -> None:
+    """``python -m spanner_pools.reaper``, as a forking master starts it: the settings go
+    through stdin (never argv), and it deletes what dead processes left, nothing live."""
+    manager = make_manager(POOL_SIZE=1)  # never opened: as in a master, no channel here
+    database = admin_client.instance("test-instance").database(database_id)
+    host = host_label()
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    me = {HOST_KEY: host, PID_KEY: str(os.getpid()), START_KEY: start_time(os.getpid()) or "0"}
+    keep = _create(database, me)
+    for start in (reaper.spawn, reaper.run):
+        gone = _create(database, {HOST_KEY: host, PID_KEY: str(dead.pid), START_KEY: "5"})
+        result = start([manager])
+        if start is reaper.spawn:
+            assert result is not None
+            _, status = os.waitpid(result, 0)
+            result = os.waitstatus_to_exitcode(status)
+        assert result == 0
+        left = {s.name for s in server_sessions()}
+        assert keep in left and gone not in left
+    argv, _ = reaper.command() or ([], {})
+    assert database_id not in " ".join(argv) and argv[1:] == ["-m", "spanner_pools.reaper"]
+    database.spanner_api.delete_session(name=keep)
+
+
+def test_master_exit_command_runs_only_in_the_master(tmp_path: Any) -> None:
+    """Workers inherit uWSGI's master exit handler: its command does nothing elsewhere."""
+    marker = tmp_path / "ran"
+    argv = ["sh", "-c", f"cat > {marker}"]
+    read_end, write_end = os.pipe()
+    os.write(write_end, b"settings")
+    os.close(write_end)
+    try:
+        for master, expected in ((1, False), (os.getpid(), True)):
+            line = shell_command(master, read_end, argv, "/nowhere")
+            subprocess.run(["sh", "-c", line], check=True, pass_fds=(read_end,))
+            assert marker.exists() is expected
+    finally:
+        os.close(read_end)
+    assert marker.read_text() == "settings"

@@ -10,11 +10,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import pytest
 
 from spanner_pools.emulator import Emulator
+from spanner_pools.owner import PID_KEY
 from tests.e2e import hammer
 from tests.reliability.harness import Admin, failures
 
@@ -67,6 +69,33 @@ def wait_for_sessions(admin: Admin, db: str, count: int, timeout: float = 60.0) 
         time.sleep(0.2)
         seen = len(admin.session_names(db))
     return seen
+
+
+def sessions_by_pid(admin: Admin, db: str) -> dict[int, set[str]]:
+    """ListSessions, grouped by the PID label of the process that created each session."""
+    database = admin._database(db)
+    found: dict[int, set[str]] = defaultdict(set)
+    for session in database.spanner_api.list_sessions(database=database.name):
+        found[int(dict(session.labels).get(PID_KEY, "0"))].add(session.name)
+    return dict(found)
+
+
+def worker_pids(server: Server) -> set[int]:
+    """The live children of uWSGI's master (its workers), from /proc."""
+    assert server.process is not None
+    master = str(server.process.pid)
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[1].decode() == master and fields[0] != b"Z":
+            found.add(int(entry))
+    return found
 
 
 def load(server: Server) -> None:
@@ -146,3 +175,40 @@ def test_opened_before_fork_is_warned_once(
         fifo_quit(server)
         log = server.log()
     assert log.count("before fork") == 1, log[-4000:]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("mode", ["prefork", "gevent"])
+def test_max_requests_recycling_deletes_every_recycled_pool(
+    mode: str, emulator: Emulator, admin: Admin, example_db: str
+) -> None:
+    """Workers recycled by --max-requests (also gevent ones, which skip uwsgi.atexit) leave no
+    pool behind: the server then holds exactly the live workers' pools, and 0 after the stop."""
+    options = ["--max-requests", "4", "--min-worker-lifetime", "0"]
+    options += ["--gevent", "8"] if mode == "gevent" else []
+    with uwsgi(emulator, example_db, *options) as server:
+        server.start()
+        for _ in range(20):  # bounded: until every worker was recycled about twice
+            responses = hammer(server.port, mixed_load(writes=2, reads=6), concurrency=2)
+            assert failures(responses) == [], server.log()[-3000:]
+            if server.log().count("is done. Seeya!") >= 2 * WORKERS:
+                break
+        assert server.log().count("is done. Seeya!") >= 2 * WORKERS, server.log()[-3000:]
+
+        def only_live_pools() -> bool:
+            by_pid = sessions_by_pid(admin, example_db)
+            live = worker_pids(server)
+            return (
+                len(live) == WORKERS
+                and set(by_pid) == live
+                and all(len(v) == POOL_SIZE for v in by_pid.values())
+            )
+
+        deadline = time.monotonic() + 60
+        while not only_live_pools() and time.monotonic() < deadline:
+            time.sleep(0.25)
+        by_pid = sessions_by_pid(admin, example_db)
+        assert only_live_pools(), f"{by_pid} live={worker_pids(server)}\n{server.log()[-3000:]}"
+        fifo_quit(server)
+    left = admin.session_names(example_db)
+    assert left == [], f"{len(left)} sessions left:\n{server.log()[-4000:]}"
