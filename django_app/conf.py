@@ -38,8 +38,6 @@ DEFAULT_ALIAS = "default"
 MIDDLEWARE_PATH = "django_app.middleware.SpannerSessionMiddleware"
 
 _ALIAS_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
-# Stand-ins for a bad required ID so that validation can go on and report later keys too.
-_PLACEHOLDERS = {"INSTANCE": "placeholder-instance", "DATABASE": "placeholder_db"}
 _MISSING = object()
 
 _EXAMPLE = "SPANNER = {'default': {'PROJECT': 'my-project', 'INSTANCE': 'main', 'DATABASE': 'app'}}"
@@ -160,9 +158,8 @@ def _validate_alias(
 ) -> tuple[SpannerSettings | None, list[Problem]]:
     """All problems of one alias: unknown keys first, then each bad key the core reports.
 
-    The core stops at the first bad key; the bad key is dropped (or, for a required ID,
-    replaced by a placeholder) and validation runs again, so that every independent problem
-    is listed at once. Bounded by the number of keys.
+    The core lists every bad key in one pass (:meth:`SpannerSettings.problems`), so every
+    independent problem is shown at once.
     """
     fmt = key_format(alias)
     names = {fmt.format(key=key): key for key in SETTINGS_KEYS}
@@ -192,29 +189,20 @@ def _validate_alias(
         except ConfigurationError as exc:
             unreadable.append(Problem("E008", f"{exc}.", alias=alias, key=key))
     reported: set[str] = set()
-    result: SpannerSettings | None = None
-    for _ in range(len(SETTINGS_KEYS) + 1):
-        try:
-            result = SpannerSettings.from_mapping(current, key_format=fmt)
-            break
-        except ConfigurationError as exc:
-            key = names.get(exc.key or "")
-            if key is None:
-                problems.append(Problem("E008", f"{exc}.", alias=alias))
-                break
-            if key in reported:
-                break
-            reported.add(key)
-            missing = current.get(key) is None
-            problems.append(Problem("E007" if missing else "E008", f"{exc}.", alias=alias, key=key))
-            if key in _PLACEHOLDERS:
-                current[key] = _PLACEHOLDERS[key]
-            elif missing:
-                break
-            else:
-                del current[key]
-    problems.extend(unreadable)
-    return (result if not problems else None), problems
+    for problem in SpannerSettings.problems(current, key_format=fmt):  # one pass
+        key = names.get(problem.key or "")
+        if key is None:
+            problems.append(Problem("E008", f"{problem}.", alias=alias))
+            continue
+        if key in reported:
+            continue
+        reported.add(key)
+        missing = current.get(key) is None
+        problems.append(Problem("E007" if missing else "E008", f"{problem}.", alias=alias, key=key))
+    if problems or unreadable:
+        problems.extend(unreadable)
+        return None, problems
+    return SpannerSettings.from_mapping(current, key_format=fmt), []
 
 
 def load() -> dict[str, SpannerSettings]:

@@ -8,7 +8,7 @@ import difflib
 import math
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from types import MappingProxyType
 from typing import Any
 
@@ -31,7 +31,7 @@ _HOST_PORT_RE = re.compile(r"(\[[0-9a-fA-F:]+\]|[A-Za-z0-9.\-]+):([0-9]{1,5})")
 
 
 class _Validator:
-    """Reads one key at a time from the user's mapping and raises on the first bad one."""
+    """Reads one key at a time from the user's mapping; a bad value raises, naming the key."""
 
     def __init__(self, values: Mapping[str, Any], key_format: str, *, testing: bool) -> None:
         self.values = values
@@ -54,13 +54,14 @@ class _Validator:
             value=_safe_value(value),
         )
 
-    def reject_unknown(self) -> None:
+    def unknown(self) -> Iterator[ConfigurationError]:
+        """One error per key that is not a setting, with the closest known one as a hint."""
         for key in self.values:
             if key not in SETTINGS_KEYS:
                 close = difflib.get_close_matches(str(key), SETTINGS_KEYS, n=1)
                 hint = f"did you mean {self.name(close[0])}? " if close else ""
                 known = ", ".join(self.name(k) for k in sorted(SETTINGS_KEYS))
-                raise ConfigurationError(
+                yield ConfigurationError(
                     f"{self.name(str(key))}: unknown setting ({hint}known settings: {known})",
                     key=self.name(str(key)),
                     value=_safe_value(self.values[key]),

@@ -185,6 +185,36 @@ def test_bad_values_name_the_key_and_value(key: str, value: Any, fragment: str) 
         assert repr(value)[:20] in message or str(value) in message
 
 
+def test_problems_lists_every_bad_key_in_one_pass() -> None:
+    values = {
+        "PROJECT": "test-project",
+        "DATABASE": "Bad DB",
+        "POOL": "nope",
+        "POOL_SIZE": 0,
+        "RPC_TIMEOUT": "soon",
+        "SIZE": 3,
+    }
+    problems = SpannerSettings.problems(values, key_format="SPANNER_{key}", environ={})
+    keys = [p.key for p in problems]
+    assert keys == [
+        "SPANNER_SIZE",
+        "SPANNER_INSTANCE",
+        "SPANNER_DATABASE",
+        "SPANNER_POOL",
+        "SPANNER_POOL_SIZE",
+        "SPANNER_RPC_TIMEOUT",
+    ]
+    assert "SPANNER_INSTANCE is required" in str(problems[1])
+    with pytest.raises(ConfigurationError) as info:  # from_mapping raises the first one
+        SpannerSettings.from_mapping(values, key_format="SPANNER_{key}", environ={})
+    assert str(info.value) == str(problems[0])
+    assert SpannerSettings.problems(BASE, environ={}) == []
+    # A bad PROJECT is not also "required with the emulator", nor replaced by the env var.
+    bad_project = {**BASE, "PROJECT": "", "EMULATOR_HOST": "localhost:9010"}
+    env = {"GOOGLE_CLOUD_PROJECT": "env-project"}
+    assert [p.key for p in SpannerSettings.problems(bad_project, environ=env)] == ["PROJECT"]
+
+
 #: A fake private key (not a real one): what must never appear in any message.
 SECRET = "MIIEvQIBADANBgkqhkiG9w0BAQEFAASCBKcwggSjAgEAAoIBAQC7fakefakefake"
 KEY_FILE_CONTENTS = json.dumps(
