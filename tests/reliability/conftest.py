@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from example_site.schema import SCHEMA as EXAMPLE_SCHEMA
-from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer
+from tests.example_db import admin as admin  # the fixtures, re-exported
+from tests.example_db import example_db as example_db
 
 from .harness import Admin
 
@@ -47,22 +47,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"{name}: {shown}")
     if _FIGURES_FILE:
         terminalreporter.write_line(f"(written to {_FIGURES_FILE[0]})")
-
-
-@pytest.fixture(scope="session")
-def admin(emulator: Emulator) -> Iterator[Admin]:
-    """Admin client on the suite-wide emulator."""
-    client = Admin(emulator.host)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def example_db(admin: Admin) -> Iterator[str]:
-    """A fresh database with the example site's schema on the suite-wide emulator."""
-    name = admin.create_database(EXAMPLE_SCHEMA, prefix="ex")
-    yield name
-    admin.drop(name)
 
 
 @pytest.fixture
