@@ -20,17 +20,16 @@ import statistics
 import time
 import uuid
 
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.spanner_v1 import COMMIT_TIMESTAMP, Client
+from google.cloud.spanner_v1 import COMMIT_TIMESTAMP
 
 from example_site.schema import SCHEMA
-from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import provision
 
 from ._common import (
     INSTANCE,
     PROJECT,
     ROOT,
+    emulator_client,
     markdown_table,
     running_emulator,
     text_table,
@@ -60,13 +59,7 @@ TARGET_P99_COST = 0.05
 
 
 def seed(host: str, database: str, rows: int) -> None:
-    client = Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": host},
-        **NO_BUILTIN_METRICS,
-    )
-    db = client.instance(INSTANCE).database(database)
+    db = emulator_client(host).instance(INSTANCE).database(database)
     with db.batch() as batch:
         batch.insert(
             table="notes",
