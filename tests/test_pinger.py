@@ -16,17 +16,9 @@ from spanner_pools.emulator import Emulator, provision
 from spanner_pools.settings import _settings_for_tests
 
 from .conftest import INSTANCE, PROJECT, SCHEMA
+from .waiting import wait_for
 
 Make = Callable[..., PoolManager]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll until ``condition()`` holds; the timeout only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the guard timeout")
-        time.sleep(0.05)
 
 
 def pinger_threads() -> list[threading.Thread]:
