@@ -1,4 +1,4 @@
-"""The ``admin`` and ``example_db`` fixtures shared by the real-server and reliability suites.
+"""The ``admin`` and ``example_db`` fixtures shared by the server, reliability and ORM suites.
 
 Each suite's conftest imports them, so each keeps its own session-scoped admin client.
 """
