@@ -1,4 +1,5 @@
-"""Shared helpers of the benchmarks: emulator log parsing, tables, BENCHMARKS.md sections."""
+"""Shared helpers of the benchmarks: clients and settings on the emulator, emulator log parsing,
+tables, BENCHMARKS.md sections."""
 
 from __future__ import annotations
 
@@ -16,8 +17,14 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from spanner_pools.emulator import Emulator
+
+if TYPE_CHECKING:
+    from google.cloud.spanner_v1 import Client
+
+    from spanner_pools import SpannerSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCHMARKS = ROOT / "BENCHMARKS.md"
@@ -48,6 +55,42 @@ def running_emulator(log_requests: bool = False) -> Iterator[Emulator]:
         yield emulator
     finally:
         emulator.stop()
+
+
+def emulator_client(host: str) -> Client:
+    """A plain google-cloud-spanner client on the emulator at ``host`` (no credentials, no
+    built-in metrics), for admin work and the no-library baselines."""
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud.spanner_v1 import Client
+
+    from spanner_pools._compat import NO_BUILTIN_METRICS
+
+    return Client(
+        project=PROJECT,
+        credentials=AnonymousCredentials(),
+        client_options={"api_endpoint": host},
+        **NO_BUILTIN_METRICS,
+    )
+
+
+def settings_mapping(host: str, database: str, mode: str, **extra: Any) -> dict[str, Any]:
+    """The settings of one benchmark database on the emulator at ``host`` in ``POOL`` mode
+    ``mode`` (plus ``extra``, e.g. ``POOL_SIZE``), as a mapping (what Django's SPANNER takes)."""
+    return {
+        "PROJECT": PROJECT,
+        "INSTANCE": INSTANCE,
+        "DATABASE": database,
+        "EMULATOR_HOST": host,
+        "POOL": mode,
+        **extra,
+    }
+
+
+def pool_settings(host: str, database: str, mode: str, **extra: Any) -> SpannerSettings:
+    """``settings_mapping`` as ``SpannerSettings``, for a ``PoolManager`` of the benchmark."""
+    from spanner_pools import SpannerSettings
+
+    return SpannerSettings.from_mapping(settings_mapping(host, database, mode, **extra))
 
 
 _ENTRY_RE = re.compile(
@@ -205,6 +248,24 @@ def command_line() -> str:
     )
     target = f"-m {module.name}" if module is not None else shlex.quote(sys.argv[0])
     return " ".join([python, target, *map(shlex.quote, sys.argv[1:])])
+
+
+def publish(
+    key: str,
+    title: str,
+    headers: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    *,
+    intro: str,
+    outro: str = "",
+    write: bool = True,
+) -> None:
+    """Print the table; if ``write`` (no ``--no-write``), also make it the section ``key`` of
+    BENCHMARKS.md: ``intro``, the table in Markdown, then ``outro``."""
+    print()
+    print(text_table(headers, rows))
+    if write:
+        write_section(key, title, intro + "\n\n" + markdown_table(headers, rows) + outro)
 
 
 def write_section(key: str, title: str, body: str) -> None:

@@ -11,10 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from spanner_pools import POOL_MODES, PoolManager, SpannerSettings
-from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import Emulator, provision
 
-from ._common import INSTANCE, PROJECT
+from ._common import INSTANCE, PROJECT, emulator_client, pool_settings, settings_mapping
 
 SCHEMA = [
     "CREATE TABLE notes (id STRING(64) NOT NULL, body STRING(MAX)) PRIMARY KEY (id)",
@@ -47,16 +46,7 @@ class Setup:
 
 
 def _settings(host: str, database: str, mode: str) -> SpannerSettings:
-    return SpannerSettings.from_mapping(
-        {
-            "PROJECT": PROJECT,
-            "INSTANCE": INSTANCE,
-            "DATABASE": database,
-            "EMULATOR_HOST": host,
-            "POOL": mode,
-            "POOL_SIZE": POOL_SIZE,
-        }
-    )
+    return pool_settings(host, database, mode, POOL_SIZE=POOL_SIZE)
 
 
 # -- the library's handle and the client without it ----------------------------------------
@@ -97,15 +87,7 @@ class ClientDefault(Setup):
     label = "client default (multiplexed), no library"
 
     def start(self) -> None:
-        from google.auth.credentials import AnonymousCredentials
-        from google.cloud.spanner_v1 import Client
-
-        self.client = Client(
-            project=PROJECT,
-            credentials=AnonymousCredentials(),
-            client_options={"api_endpoint": self.host},
-            **NO_BUILTIN_METRICS,
-        )
+        self.client = emulator_client(self.host)
         self.db = self.client.instance(INSTANCE).database(self.database)
 
     def read(self) -> None:
@@ -318,14 +300,7 @@ def build_setups(emulator: Emulator) -> list[Setup]:
             "RANDOM_ID_GENERATION_ENABLED": "true",
         }
         if mode is not None:
-            spanner[alias] = {
-                "PROJECT": PROJECT,
-                "INSTANCE": INSTANCE,
-                "DATABASE": database,
-                "EMULATOR_HOST": host,
-                "POOL": mode,
-                "POOL_SIZE": POOL_SIZE,
-            }
+            spanner[alias] = settings_mapping(host, database, mode, POOL_SIZE=POOL_SIZE)
         django_setups.append(Django(host, database, alias=alias, label=label))
     spanner["default"] = spanner["lib_pinging"]  # django_app wants a "default" alias
     _DJANGO["Note"] = _configure_django(databases, spanner)

@@ -20,10 +20,16 @@ import time
 import uuid
 
 from example_site.schema import SCHEMA
-from spanner_pools import POOL_MODES, PoolExhausted, PoolManager, SpannerSettings
+from spanner_pools import POOL_MODES, PoolExhausted, PoolManager
 from spanner_pools.emulator import provision
 
-from ._common import INSTANCE, PROJECT, markdown_table, running_emulator, text_table, write_section
+from ._common import (
+    INSTANCE,
+    PROJECT,
+    pool_settings,
+    publish,
+    running_emulator,
+)
 
 THREADS = 20
 CHECKOUTS = 150  # per thread
@@ -31,16 +37,7 @@ CHECKOUTS = 150  # per thread
 
 def measure(host: str, database: str, mode: str, hold: float) -> tuple[list[float], int, float]:
     """Waits (s) of every successful checkout, the PoolExhausted count, and the wall time."""
-    settings = SpannerSettings.from_mapping(
-        {
-            "PROJECT": PROJECT,
-            "INSTANCE": INSTANCE,
-            "DATABASE": database,
-            "EMULATOR_HOST": host,
-            "POOL": mode,
-        }
-    )
-    manager = PoolManager(settings)
+    manager = PoolManager(pool_settings(host, database, mode))
     manager.open()
     waits: list[float] = []
     exhausted = 0
@@ -119,20 +116,16 @@ def main(argv: list[str] | None = None) -> None:
         "PoolExhausted",
         "wall (s)",
     ]
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
-    body = (
+    intro = (
         f"{THREADS} threads, each checking out a session {CHECKOUTS} times and holding it "
         f"{args.hold:g} ms without an RPC; default settings (`POOL_SIZE` 10, `POOL_TIMEOUT` "
         "5 s) but `POOL`. Wait = from `manager.session()` to holding the session (first use). "
         "`bursty` makes a `GetSession` at every checkout; `multiplexed` lends its one "
         "session to everyone. A fair pool makes every thread wait about one hold; a wait of "
-        "many holds means the waiter was passed over while others checked out again.\n\n"
-        + markdown_table(headers, rows)
+        "many holds means the waiter was passed over while others checked out again."
     )
-    write_section("checkout-wait", "Checkout wait, twice as many threads as sessions", body)
+    title = "Checkout wait, twice as many threads as sessions"
+    publish("checkout-wait", title, headers, rows, intro=intro, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ from pathlib import Path
 from example_site.schema import SCHEMA
 from spanner_pools.emulator import provision
 
-from ._common import INSTANCE, PROJECT, markdown_table, running_emulator, text_table, write_section
+from ._common import INSTANCE, PROJECT, publish, running_emulator
 from ._servers import Gunicorn
 
 APP = "example_site.flask_site:create_app()"
@@ -166,20 +166,14 @@ def main() -> None:
         ]
         for m, label in modes.items()
     ]
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
-    body = (
+    intro = (
         f"One sync worker serving the Flask example (POOL_SIZE 10), started {args.repeat} "
         "times per mode (alternating); median (min-max). 'Worker start -> first answer': a "
         "client sends `GET /notes?limit=10` while gunicorn starts, timed from the worker's "
         "`post_fork` to the response. 'First request on a ready worker': the client waits "
-        "until `post_worker_init` has returned, then times the first and second request.\n\n"
-        + markdown_table(headers, rows)
-        + "\n"
+        "until `post_worker_init` has returned, then times the first and second request."
     )
-    write_section("cold_start", "Cold start", body)
+    publish("cold_start", "Cold start", headers, rows, intro=intro, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -15,37 +15,24 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.spanner_v1 import Client
 from google.cloud.spanner_v1.pool import PingingPool
 
 from example_site.schema import SCHEMA
 from spanner_pools import POOL_MODES, PoolManager, SpannerSettings
-from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import provision
 
 from ._common import (
     INSTANCE,
     PING,
     PROJECT,
-    markdown_table,
+    emulator_client,
+    publish,
     read_rpcs,
     running_emulator,
-    text_table,
-    write_section,
 )
 
 DEFAULT_INTERVAL = 300.0
 DEFAULT_SIZE = 10
-
-
-def _client(host: str) -> Client:
-    return Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": host},
-        **NO_BUILTIN_METRICS,
-    )
 
 
 def main() -> None:
@@ -84,12 +71,12 @@ def main() -> None:
                     handle.execute_sql("SELECT 1")
                 closers.append(manager.close)
             elif label == "client default":
-                db = _client(emulator.host).instance(INSTANCE).database(database)
+                db = emulator_client(emulator.host).instance(INSTANCE).database(database)
                 with db.snapshot() as snapshot:
                     list(snapshot.execute_sql("SELECT 1"))
             else:
                 pool = PingingPool(size=args.size, ping_interval=max(1, int(args.interval)))
-                _client(emulator.host).instance(INSTANCE).database(database, pool=pool)
+                emulator_client(emulator.host).instance(INSTANCE).database(database, pool=pool)
                 threading.Thread(target=pool.ping, daemon=True).start()
                 session = pool.get()
                 list(session.snapshot().execute_sql("SELECT 1"))
@@ -120,12 +107,8 @@ def main() -> None:
         rows.append(
             [name, pings, other, f"{pings * scale:.0f}", f"{pings * scale / args.size:.1f}"]
         )
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
     expected = args.size * 3600.0 / (0.9 * DEFAULT_INTERVAL)
-    body = (
+    intro = (
         f"Each setup holds POOL_SIZE {args.size} sessions (the baselines: the docs' "
         f"`PingingPool(size={args.size})`, the client's default multiplexed session) and sits "
         f"idle for {args.duration:g} s with a {args.interval:g} s ping interval, after one "
@@ -134,16 +117,17 @@ def main() -> None:
         f"(x {scale:.3f}). A session is pinged when it has been idle for 80-100% of "
         f"PING_INTERVAL (jitter), so the expected figure is {args.size} x 3600 / (0.9 x 300) "
         f"= {expected:.0f} pings per hour per worker: one cheap `SELECT 1` every "
-        f"{3600 / expected:.0f} s, per worker process.\n\n"
-        + markdown_table(headers, rows)
-        + "\n\nThe docs' recipe pings once (its thread runs a single `pool.ping()` pass and "
+        f"{3600 / expected:.0f} s, per worker process."
+    )
+    outro = (
+        "\n\nThe docs' recipe pings once (its thread runs a single `pool.ping()` pass and "
         "exits), so its sessions are never pinged again: on Cloud Spanner they are deleted "
         "after about an hour idle and the next checkout pays a `GetSession` plus a "
         "`CreateSession`. The client's default (multiplexed session) needs no pings; it "
         "replaces the session every 7 days from its own thread. `bursty` holds sessions "
         "without pinging them and checks each one with `GetSession` at checkout instead.\n"
     )
-    write_section("idle", "Idle cost", body)
+    publish("idle", "Idle cost", headers, rows, intro=intro, outro=outro, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -31,10 +31,8 @@ from ._common import (
     PROJECT,
     SESSION_METHODS,
     count_rpcs,
-    markdown_table,
+    publish,
     running_emulator,
-    text_table,
-    write_section,
 )
 from ._orm_setups import KINDS, POOL_SIZE, Setup, build_setups
 
@@ -141,11 +139,7 @@ def main() -> None:
         finally:
             for setup in setups:
                 setup.close()
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
-    body = (
+    intro = (
         f"RPCs per request (counted per database in the emulator's `--log_requests` output) "
         f"and latency, one process, POOL_SIZE {POOL_SIZE}. 'First request' is the first of "
         "its kind after setup (the library's pools opened first, as the worker hook does); "
@@ -154,11 +148,10 @@ def main() -> None:
         "`Note.objects.all()[:10]`), a write inserts one row in a transaction; a Django "
         "request ends with `close_old_connections()`. 'Threads left': how many more threads "
         "the process had after that row's steady-state requests than before them. Latencies are the emulator's on this "
-        "shared machine: compare rows, do not read them as Cloud Spanner figures.\n\n"
-        + markdown_table(headers, rows)
-        + "\n"
+        "shared machine: compare rows, do not read them as Cloud Spanner figures."
     )
-    write_section("orm", "ORMs: RPCs and latency per request", body)
+    title = "ORMs: RPCs and latency per request"
+    publish("orm", title, headers, rows, intro=intro, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from example_site.schema import SCHEMA
 from spanner_pools import POOL_MODES
 from spanner_pools.emulator import Emulator, provision
 
-from ._common import INSTANCE, PROJECT, ROOT, markdown_table, text_table, write_section
+from ._common import INSTANCE, PROJECT, ROOT, publish
 from ._proxy import RefusingProxy
 from ._servers import Gunicorn, get
 
@@ -190,20 +190,17 @@ def main(argv: list[str] | None = None) -> None:
         "statuses, refusal",
         "statuses, restart",
     ]
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
-    body = (
+    intro = (
         "Seconds from Spanner answering again to the first `200` of `GET /notes` (the Flask "
         "example, one gunicorn worker, default settings but `POOL`), one request every "
         f"{POLL:g} s, capped at {args.cap:g} s. Refusal: a loopback proxy refuses connections "
         f"for {REFUSAL:g} s; restart: the emulator restarts on the same port and the database "
         "is created again (every session lost). Statuses: answers during the fault and while "
         f"waiting (0 = no answer), of the last of {args.repeat} run(s); times are the median "
-        "and the slowest of the runs.\n\n" + markdown_table(headers, rows)
+        "and the slowest of the runs."
     )
-    write_section("recovery", "Recovery after an outage", body)
+    title = "Recovery after an outage"
+    publish("recovery", title, headers, rows, intro=intro, write=not args.no_write)
 
 
 if __name__ == "__main__":

@@ -21,13 +21,11 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.spanner_v1 import COMMIT_TIMESTAMP, Client, param_types
+from google.cloud.spanner_v1 import COMMIT_TIMESTAMP, param_types
 from google.cloud.spanner_v1.pool import PingingPool
 
 from example_site.schema import SCHEMA
-from spanner_pools import POOL_MODES, PoolManager, SpannerSettings
-from spanner_pools._compat import NO_BUILTIN_METRICS
+from spanner_pools import POOL_MODES, PoolManager
 from spanner_pools.emulator import Emulator, provision
 
 from ._common import (
@@ -36,10 +34,10 @@ from ._common import (
     PROJECT,
     SESSION_METHODS,
     count_rpcs,
-    markdown_table,
+    emulator_client,
+    pool_settings,
+    publish,
     running_emulator,
-    text_table,
-    write_section,
 )
 
 KINDS = ("read", "dml", "mutations")
@@ -90,17 +88,7 @@ class Managed(Target):
     """spanner-pools: a ``PoolManager`` opened up front (as the worker hook does)."""
 
     def __init__(self, host: str, database: str, mode: str, size: int, interval: float) -> None:
-        settings = SpannerSettings.from_mapping(
-            {
-                "PROJECT": PROJECT,
-                "INSTANCE": INSTANCE,
-                "DATABASE": database,
-                "EMULATOR_HOST": host,
-                "POOL": mode,
-                "POOL_SIZE": size,
-                "PING_INTERVAL": interval,
-            }
-        )
+        settings = pool_settings(host, database, mode, POOL_SIZE=size, PING_INTERVAL=interval)
         self.label = f"spanner-pools POOL={mode}"
         self.manager = PoolManager(settings)
         self.manager.open()
@@ -121,22 +109,13 @@ class Managed(Target):
         self.manager.close()
 
 
-def _client(host: str) -> Client:
-    return Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": host},
-        **NO_BUILTIN_METRICS,
-    )
-
-
 class ClientDefault(Target):
     """Baseline: ``instance.database(id)`` with no pool and the ``Database`` APIs."""
 
     label = "baseline: client default"
 
     def __init__(self, host: str, database: str) -> None:
-        self.database = _client(host).instance(INSTANCE).database(database)
+        self.database = emulator_client(host).instance(INSTANCE).database(database)
 
     def read(self) -> None:
         with self.database.snapshot() as snapshot:
@@ -157,7 +136,7 @@ class DocsRecipe(Target):
 
     def __init__(self, host: str, database: str, size: int, interval: float) -> None:
         self.pool = PingingPool(size=size, default_timeout=5, ping_interval=int(interval))
-        self.database = _client(host).instance(INSTANCE).database(database, pool=self.pool)
+        self.database = emulator_client(host).instance(INSTANCE).database(database, pool=self.pool)
         threading.Thread(target=self.pool.ping, daemon=True).start()
 
     def _with_session(self, work: Callable[[Any], None]) -> None:
@@ -307,11 +286,7 @@ def main() -> None:
     with running_emulator(log_requests=True) as emulator:
         for build in builders:
             rows += measure(emulator, build, args)
-    print()
-    print(text_table(headers, rows))
-    if args.no_write:
-        return
-    body = (
+    intro = (
         f"RPCs per request, counted in the emulator's `--log_requests` output. POOL_SIZE "
         f"{args.size}, PING_INTERVAL {args.interval:g} s (the docs' recipe: "
         f"`ping_interval={int(args.interval)}`), steady state = mean of {args.requests} "
@@ -319,9 +294,9 @@ def main() -> None:
         "first of its kind after the pool was built (`PoolManager.open()`, as the worker hook "
         "does; the baselines' `instance.database()`). Pings (`ExecuteSql` of `SELECT 1` "
         "outside a transaction) are background work, listed in the last column with the "
-        "other RPCs made during the idle time.\n\n" + markdown_table(headers, rows) + "\n"
+        "other RPCs made during the idle time."
     )
-    write_section("rpcs", "RPCs per request", body)
+    publish("rpcs", "RPCs per request", headers, rows, intro=intro, write=not args.no_write)
 
 
 if __name__ == "__main__":

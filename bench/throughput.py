@@ -20,17 +20,16 @@ import statistics
 import time
 import uuid
 
-from google.auth.credentials import AnonymousCredentials
-from google.cloud.spanner_v1 import COMMIT_TIMESTAMP, Client
+from google.cloud.spanner_v1 import COMMIT_TIMESTAMP
 
 from example_site.schema import SCHEMA
-from spanner_pools._compat import NO_BUILTIN_METRICS
 from spanner_pools.emulator import provision
 
 from ._common import (
     INSTANCE,
     PROJECT,
     ROOT,
+    emulator_client,
     markdown_table,
     running_emulator,
     text_table,
@@ -60,13 +59,7 @@ TARGET_P99_COST = 0.05
 
 
 def seed(host: str, database: str, rows: int) -> None:
-    client = Client(
-        project=PROJECT,
-        credentials=AnonymousCredentials(),
-        client_options={"api_endpoint": host},
-        **NO_BUILTIN_METRICS,
-    )
-    db = client.instance(INSTANCE).database(database)
+    db = emulator_client(host).instance(INSTANCE).database(database)
     with db.batch() as batch:
         batch.insert(
             table="notes",
@@ -100,20 +93,26 @@ class RoundFailed(RuntimeError):
     """A round that cannot be compared: the emulator died or a request was not a 2xx."""
 
 
+def seeded_database(host: str, database: str) -> dict[str, str]:
+    """Create ``database`` with the example schema and 50 notes; return the ``SPANNER_*``
+    environment of an app on it."""
+    provision(host, project=PROJECT, instance=INSTANCE, database=database, ddl=SCHEMA)
+    seed(host, database, 50)
+    return {
+        "SPANNER_EMULATOR_HOST": host,
+        "SPANNER_PROJECT": PROJECT,
+        "SPANNER_INSTANCE": INSTANCE,
+        "SPANNER_DATABASE": database,
+    }
+
+
 def measure_round(key: str, workload: str, args: argparse.Namespace) -> LoadResult:
     """One round on a fresh emulator, database and server, so both apps start equal."""
     _, maker, concurrency = WORKLOADS[workload]
     concurrency = args.concurrency or concurrency
     database = "tput" + uuid.uuid4().hex[:10]
     with running_emulator() as emulator:
-        provision(emulator.host, project=PROJECT, instance=INSTANCE, database=database, ddl=SCHEMA)
-        seed(emulator.host, database, 50)
-        env = {
-            "SPANNER_EMULATOR_HOST": emulator.host,
-            "SPANNER_PROJECT": PROJECT,
-            "SPANNER_INSTANCE": INSTANCE,
-            "SPANNER_DATABASE": database,
-        }
+        env = seeded_database(emulator.host, database)
         with make_server(key, env, args.workers) as server:
             run_load(server.port, maker, concurrency=concurrency, requests=args.warmup)
             result = run_load(server.port, maker, concurrency=concurrency, requests=args.requests)
@@ -140,14 +139,7 @@ def paired_in_process(
     database = "pair" + uuid.uuid4().hex[:10]
     latencies: dict[str, tuple[list[float], list[float]]] = {}
     with running_emulator() as emulator:
-        provision(emulator.host, project=PROJECT, instance=INSTANCE, database=database, ddl=SCHEMA)
-        seed(emulator.host, database, 50)
-        env = {
-            "SPANNER_EMULATOR_HOST": emulator.host,
-            "SPANNER_PROJECT": PROJECT,
-            "SPANNER_INSTANCE": INSTANCE,
-            "SPANNER_DATABASE": database,
-        }
+        env = seeded_database(emulator.host, database)
         saved = {k: os.environ.get(k) for k in env}
         os.environ.update(env)
         try:

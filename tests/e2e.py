@@ -100,6 +100,32 @@ def writes(method: str, path: str) -> bool:
     return method == "POST"
 
 
+def wait_serving(
+    process: subprocess.Popen[bytes],
+    port: int,
+    name: str,
+    log: Callable[[], str],
+    timeout: float,
+    ready_path: str | None,
+) -> bool:
+    """Poll until ``port`` accepts and ``ready_path`` (if given) answers 200; False past
+    ``timeout`` (the caller cleans up), RuntimeError with the log if ``process`` exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited early:\n{log()[-4000:]}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                pass
+        except OSError:
+            time.sleep(0.1)
+            continue
+        if ready_path is None or request(port, "GET", ready_path).status == 200:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 class GunicornServer:
     """``python -m gunicorn`` on a free loopback port, with the spanner_pools hooks."""
 
@@ -138,21 +164,12 @@ class GunicornServer:
             self.process = subprocess.Popen(
                 self.args, env=self.env, cwd=self.cwd, stdout=log, stderr=subprocess.STDOUT
             )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited early:\n{self.log()[-4000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    pass
-            except OSError:
-                time.sleep(0.1)
-                continue
-            if ready_path is None or request(self.port, "GET", ready_path).status == 200:
-                return self
-            time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"gunicorn did not become ready in {timeout}s:\n{self.log()[-4000:]}")
+        if not wait_serving(self.process, self.port, "gunicorn", self.log, timeout, ready_path):
+            self.stop()
+            raise RuntimeError(
+                f"gunicorn did not become ready in {timeout}s:\n{self.log()[-4000:]}"
+            )
+        return self
 
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM (graceful: workers run worker_exit) and wait; returns the exit code."""

@@ -1,11 +1,17 @@
-"""Run test code in forked children and collect what they report (JSON over a pipe)."""
+"""Run test code in forked children, or in a fresh interpreter, and collect what it reports
+(JSON over a pipe, or as the last line of its output)."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
+import textwrap
 from collections.abc import Callable
 from typing import Any
+
+from tests.e2e import ROOT
 
 
 def fork_children(count: int, work: Callable[[], dict[str, Any]]) -> list[dict[str, Any]]:
@@ -40,3 +46,17 @@ def fork_children(count: int, work: Callable[[], dict[str, Any]]) -> list[dict[s
 def run_in_child(work: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """Fork one child, run ``work`` in it, return its report."""
     return fork_children(1, work)[0]
+
+
+def run_script(script: str, *args: str, timeout: float = 120.0) -> Any:
+    """Run ``script`` (dedented) with ``python -c`` from the project root and ``args`` in its
+    ``sys.argv``; it must succeed; return its last line of output, parsed as JSON."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1])

@@ -14,7 +14,7 @@ from spanner_pools.emulator import Emulator
 from spanner_pools.owner import with_process_labels
 
 from .proxy import BlackHoleProxy
-from .test_pinger import wait_for
+from .waiting import wait_for
 
 Make = Callable[..., PoolManager]
 

@@ -12,16 +12,9 @@ import pytest
 
 from spanner_pools import PoolManager, SessionHandle
 
+from .waiting import wait_for
+
 Make = Callable[..., PoolManager]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll until ``condition()`` holds; the timeout only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the guard timeout")
-        time.sleep(0.02)
 
 
 #: Handles a test keeps without closing them (the bug being detected). A handle that is

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +20,8 @@ from flask_ext import Spanner
 from flask_ext.metrics import register_metrics
 from spanner_pools import PoolExhausted, PoolManager, metrics
 
-from .e2e import ROOT, GunicornServer, hammer, request
+from .e2e import GunicornServer, hammer, request
+from .forking import run_script
 
 Make = Callable[..., PoolManager]
 
@@ -98,8 +96,7 @@ def test_flask_route_and_django_view(spanner_config: dict[str, Any]) -> None:
         metrics.uninstall()
 
     # Django, in its own interpreter (this one keeps Django unconfigured for the core tests).
-    script = textwrap.dedent(
-        """
+    script = """
         import json, sys
         from django.conf import settings
         settings.configure(INSTALLED_APPS=["django_app"], SPANNER={"default": json.loads(sys.argv[1])})
@@ -113,16 +110,7 @@ def test_flask_route_and_django_view(spanner_config: dict[str, Any]) -> None:
         print(json.dumps([response.status_code, response["Content-Type"], response.content.decode()]))
         pools["default"].close()
         """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(spanner_config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    status, content_type, text = json.loads(done.stdout.strip().splitlines()[-1])
+    status, content_type, text = run_script(script, json.dumps(spanner_config))
     assert status == 200 and content_type.startswith("text/plain; version=")
     assert value(text, "spanner_pools_checkouts_total", alias="default") == 1
 

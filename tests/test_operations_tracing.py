@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-import textwrap
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -18,7 +15,7 @@ from opentelemetry.trace import StatusCode
 
 from spanner_pools import PoolExhausted, PoolManager, tracing
 
-from .e2e import ROOT
+from .forking import run_script
 
 Make = Callable[..., PoolManager]
 
@@ -95,8 +92,7 @@ def test_global_provider_is_used_and_missing_opentelemetry_breaks_nothing(
     """In a fresh interpreter: the global SDK provider gets the spans; then OpenTelemetry is
     made unimportable (google-cloud-spanner itself needs it, so it is hidden after Spanner is
     loaded) and pools work on, without spans."""
-    script = textwrap.dedent(
-        """
+    script = """
         import json, sys
         from opentelemetry import trace
         from opentelemetry.sdk.trace import TracerProvider
@@ -127,16 +123,7 @@ def test_global_provider_is_used_and_missing_opentelemetry_breaks_nothing(
         manager.close()
         print(json.dumps(report))
         """
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", script, json.dumps(spanner_config)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, done.stderr
-    report = json.loads(done.stdout.strip().splitlines()[-1])
+    report = run_script(script, json.dumps(spanner_config))
     assert report["enabled_without_sdk"] is False
     assert "spanner_pools.checkout" in report["global"]
     assert report["rows"] == [[1]] and report["pings"] >= 1

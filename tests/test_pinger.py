@@ -16,17 +16,9 @@ from spanner_pools.emulator import Emulator, provision
 from spanner_pools.settings import _settings_for_tests
 
 from .conftest import INSTANCE, PROJECT, SCHEMA
+from .waiting import wait_for
 
 Make = Callable[..., PoolManager]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    """Poll until ``condition()`` holds; the timeout only guards against a hang."""
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not reached before the guard timeout")
-        time.sleep(0.05)
 
 
 def pinger_threads() -> list[threading.Thread]:
@@ -104,23 +96,26 @@ def provision_own(emu: Emulator) -> None:
     provision(emu.host, project=PROJECT, instance=INSTANCE, database="outage", ddl=SCHEMA)
 
 
+def outage_manager(emu: Emulator, **settings: Any) -> PoolManager:
+    """A manager of two sessions on the ``outage`` database of ``emu``, pinging every 0.5 s
+    (below the user minimum), with ``settings`` on top."""
+    values = {
+        "PROJECT": PROJECT,
+        "INSTANCE": INSTANCE,
+        "DATABASE": "outage",
+        "EMULATOR_HOST": emu.host,
+        "POOL_SIZE": 2,
+        "PING_INTERVAL": 0.5,
+        **settings,
+    }
+    return PoolManager(_settings_for_tests(values))
+
+
 def test_pinger_survives_an_outage_and_recovers(
     own_emulator: Emulator, caplog: pytest.LogCaptureFixture
 ) -> None:
     provision_own(own_emulator)
-    settings = _settings_for_tests(  # PING_INTERVAL below the user minimum
-        {
-            "PROJECT": PROJECT,
-            "INSTANCE": INSTANCE,
-            "DATABASE": "outage",
-            "EMULATOR_HOST": own_emulator.host,
-            "POOL_SIZE": 2,
-            "PING_INTERVAL": 0.5,
-            "POOL_TIMEOUT": 1,
-            "RPC_TIMEOUT": 2,
-        }
-    )
-    manager = PoolManager(settings)
+    manager = outage_manager(own_emulator, POOL_TIMEOUT=1, RPC_TIMEOUT=2)
     try:
         manager.open()
         wait_for(lambda: manager.stats()["pings"] >= 2)
@@ -153,18 +148,7 @@ def test_open_fails_cleanly_when_spanner_is_down_and_recovers_later(
     own_emulator: Emulator,
 ) -> None:
     own_emulator.stop()
-    settings = _settings_for_tests(  # PING_INTERVAL below the user minimum
-        {
-            "PROJECT": PROJECT,
-            "INSTANCE": INSTANCE,
-            "DATABASE": "outage",
-            "EMULATOR_HOST": own_emulator.host,
-            "POOL_SIZE": 2,
-            "PING_INTERVAL": 0.5,
-            "RPC_TIMEOUT": 1,
-        }
-    )
-    manager = PoolManager(settings)
+    manager = outage_manager(own_emulator, RPC_TIMEOUT=1)
     try:
         with pytest.raises(PoolUnavailable, match="could not open"):
             manager.open()

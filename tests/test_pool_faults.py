@@ -16,15 +16,9 @@ from spanner_pools import PoolClosed, PoolError, PoolExhausted, PoolManager
 
 from .proxy import BlackHoleProxy
 from .test_availability import manager_for
+from .waiting import wait_for
 
 Make = Callable[..., PoolManager]
-
-
-def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout  # guards against a hang only
-    while not condition():
-        assert time.monotonic() < deadline, "condition not reached before the guard timeout"
-        time.sleep(0.02)
 
 
 @pytest.fixture

@@ -28,18 +28,11 @@ SESSION_RPCS = {"Spanner.CreateSession", "Spanner.BatchCreateSessions", "Spanner
 
 
 @pytest.fixture
-def orm_admin(emulator: Emulator) -> Iterator[Admin]:
-    admin = Admin(emulator.host)
-    yield admin
-    admin.close()
-
-
-@pytest.fixture
-def django_db(orm_admin: Admin) -> Iterator[str]:
+def django_db(admin: Admin) -> Iterator[str]:
     """An empty database: the tables come from ``manage.py migrate``."""
-    name = orm_admin.create_database([], prefix="dj")
+    name = admin.create_database([], prefix="dj")
     yield name
-    orm_admin.drop(name)
+    admin.drop(name)
 
 
 def django_env(emulator: Emulator, database: str, **extra: str) -> dict[str, str]:
@@ -79,7 +72,7 @@ def run_django(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 
 
 def test_manage_py_migrate_through_the_backend(
-    emulator: Emulator, orm_admin: Admin, django_db: str
+    emulator: Emulator, admin: Admin, django_db: str
 ) -> None:
     env = django_env(emulator, django_db)
     done = run_django(env, "-m", "django", "migrate", "--noinput")
@@ -87,15 +80,15 @@ def test_manage_py_migrate_through_the_backend(
     assert "Applying notes.0001_initial... OK" in done.stdout, done.stdout
     shown = run_django(env, "-m", "django", "showmigrations", "notes")
     assert "[X] 0001_initial" in shown.stdout, shown.stdout + shown.stderr[-3000:]
-    assert orm_admin.count_rows(django_db, "SELECT COUNT(*) FROM notes_note") == 0
-    assert orm_admin.session_names(django_db) == []  # the command deleted its sessions at exit
+    assert admin.count_rows(django_db, "SELECT COUNT(*) FROM notes_note") == 0
+    assert admin.session_names(django_db) == []  # the command deleted its sessions at exit
 
 
 @pytest.mark.parametrize(
     ("max_age", "alias"), [("0", "default"), ("5", "main"), ("none", "default")]
 )
 def test_orm_requests_at_every_conn_max_age(
-    max_age: str, alias: str, emulator: Emulator, orm_admin: Admin, django_db: str
+    max_age: str, alias: str, emulator: Emulator, admin: Admin, django_db: str
 ) -> None:
     env = django_env(emulator, django_db, ORM_CONN_MAX_AGE=max_age, ORM_SPANNER_ALIAS=alias)
     done = run_django(env, "-m", "tests.orm.djproject.scenarios")
@@ -128,13 +121,13 @@ def test_orm_requests_at_every_conn_max_age(
     assert stats["in_use"] == 0
     assert stats["sessions_created"] == load.POOL_SIZE  # never a session per connection
     assert stats["checkouts"] >= 60  # the ORM's sessions were lent through the manager
-    assert orm_admin.session_names(django_db) == []  # deleted when the process exited
+    assert admin.session_names(django_db) == []  # deleted when the process exited
 
 
 @pytest.mark.e2e
 @pytest.mark.parametrize("max_age", ["0", "none"])
 def test_django_orm_preload_load(
-    max_age: str, emulator: Emulator, orm_admin: Admin, django_db: str
+    max_age: str, emulator: Emulator, admin: Admin, django_db: str
 ) -> None:
     env = django_env(emulator, django_db)
     migrated = run_django(env, "-m", "django", "migrate", "--noinput")
@@ -151,7 +144,7 @@ def test_django_orm_preload_load(
     try:
         load.run_load(
             server,
-            orm_admin,
+            admin,
             django_db,
             figures,
             write=("POST", "/notes/"),

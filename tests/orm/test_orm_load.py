@@ -3,7 +3,6 @@ writes), no failure, no session left, threads and RSS of every worker flat."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -16,13 +15,6 @@ from tests.reliability.harness import Admin, fair_args
 from . import load
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def orm_admin(emulator: Emulator) -> Iterator[Admin]:
-    admin = Admin(emulator.host)
-    yield admin
-    admin.close()
 
 
 @pytest.fixture
@@ -42,9 +34,9 @@ def orm_env(emulator: Emulator, database: str) -> dict[str, str]:
 
 
 def test_flask_sqlalchemy_preload_load(
-    emulator: Emulator, orm_admin: Admin, figures: dict[str, Any]
+    emulator: Emulator, admin: Admin, figures: dict[str, Any]
 ) -> None:
-    database = orm_admin.create_database(SCHEMA, prefix="sqla")
+    database = admin.create_database(SCHEMA, prefix="sqla")
     server = GunicornServer(
         "tests.orm.sqla_app:app",
         workers=load.WORKERS,
@@ -55,9 +47,9 @@ def test_flask_sqlalchemy_preload_load(
     )
     try:
         load.run_load(
-            server, orm_admin, database, figures, write=("POST", "/notes"), read=("GET", "/notes")
+            server, admin, database, figures, write=("POST", "/notes"), read=("GET", "/notes")
         )
     finally:
         server.stop()
         print("figures:", figures)
-        orm_admin.drop(database)
+        admin.drop(database)

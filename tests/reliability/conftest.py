@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from example_site.schema import SCHEMA as EXAMPLE_SCHEMA
 from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer
+from tests.example_db import admin as admin  # the fixtures, re-exported
+from tests.example_db import example_db as example_db
 
-from .harness import Admin
+from .harness import Admin, example_server, probe_server
 
 _FIGURES: dict[str, dict[str, Any]] = {}
 _FIGURES_FILE: list[Path] = []
@@ -49,22 +50,6 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
         terminalreporter.write_line(f"(written to {_FIGURES_FILE[0]})")
 
 
-@pytest.fixture(scope="session")
-def admin(emulator: Emulator) -> Iterator[Admin]:
-    """Admin client on the suite-wide emulator."""
-    client = Admin(emulator.host)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def example_db(admin: Admin) -> Iterator[str]:
-    """A fresh database with the example site's schema on the suite-wide emulator."""
-    name = admin.create_database(EXAMPLE_SCHEMA, prefix="ex")
-    yield name
-    admin.drop(name)
-
-
 @pytest.fixture
 def probe_db(admin: Admin) -> Iterator[str]:
     """A fresh database with the tests' ``notes(id, body)`` table for the probe app."""
@@ -87,3 +72,31 @@ def servers() -> Iterator[Callable[[GunicornServer], GunicornServer]]:
     yield track
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def example_site(
+    emulator: Emulator, example_db: str, servers: Callable[[GunicornServer], GunicornServer]
+) -> Callable[..., GunicornServer]:
+    """Start ``example_server(emulator.host, example_db, **kwargs)``, stopped after the test,
+    and return it once ``/health`` answers."""
+
+    def start(**kwargs: Any) -> GunicornServer:
+        return servers(example_server(emulator.host, example_db, **kwargs)).start(
+            ready_path="/health"
+        )
+
+    return start
+
+
+@pytest.fixture
+def probe_site(
+    emulator: Emulator, probe_db: str, servers: Callable[[GunicornServer], GunicornServer]
+) -> Callable[..., GunicornServer]:
+    """Start ``probe_server(emulator.host, probe_db, **kwargs)``, stopped after the test,
+    and return it once ``/health`` answers."""
+
+    def start(**kwargs: Any) -> GunicornServer:
+        return servers(probe_server(emulator.host, probe_db, **kwargs)).start(ready_path="/health")
+
+    return start

@@ -125,6 +125,23 @@ def fair_args(threads: int = 1, worker_class: str = "sync") -> list[str]:
     return ["--worker-connections", str(threads), "--keep-alive", "0"]
 
 
+def spanner_env(
+    prefix: str, host: str, database: str, settings: Mapping[str, object] | None
+) -> dict[str, str]:
+    """The environment of an app that reads ``{prefix}EMULATOR_HOST``, ``{prefix}DATABASE``...:
+    this suite's project and instance, ``database`` on ``host``, plus ``settings`` as strings."""
+    core = {"EMULATOR_HOST": host, "PROJECT": PROJECT, "INSTANCE": INSTANCE, "DATABASE": database}
+    return {f"{prefix}{key}": str(value) for key, value in {**core, **(settings or {})}.items()}
+
+
+def _fair_server(app: str, environ: dict[str, str], **kwargs: Any) -> GunicornServer:
+    """``GunicornServer`` of ``app``, with ``fair_args`` for its threads and worker class
+    ahead of any ``extra_args``."""
+    fair = fair_args(kwargs.get("threads", 1), kwargs.get("worker_class", "sync"))
+    extra = [*fair, *kwargs.pop("extra_args", ())]
+    return GunicornServer(app, env=environ, extra_args=extra, **kwargs)
+
+
 def example_server(
     host: str,
     database: str,
@@ -138,19 +155,8 @@ def example_server(
     ``settings`` are core keys (``POOL_SIZE``) passed as ``SPANNER_*`` env-var strings, the
     way the example reads them.
     """
-    environ = {
-        "SPANNER_EMULATOR_HOST": host,
-        "SPANNER_PROJECT": PROJECT,
-        "SPANNER_INSTANCE": INSTANCE,
-        "SPANNER_DATABASE": database,
-    }
-    environ.update({f"SPANNER_{key}": str(value) for key, value in (settings or {}).items()})
-    environ.update(env or {})
-    fair = fair_args(kwargs.get("threads", 1), kwargs.get("worker_class", "sync"))
-    extra = [*fair, *kwargs.pop("extra_args", ())]
-    return GunicornServer(
-        EXAMPLE_APP, config=EXAMPLE_CONFIG, env=environ, extra_args=extra, **kwargs
-    )
+    environ = {**spanner_env("SPANNER_", host, database, settings), **(env or {})}
+    return _fair_server(EXAMPLE_APP, environ, config=EXAMPLE_CONFIG, **kwargs)
 
 
 def probe_server(
@@ -161,16 +167,9 @@ def probe_server(
     **kwargs: Any,
 ) -> GunicornServer:
     """The probe app under gunicorn with the core's hooks (``python:spanner_pools.gunicorn``)."""
-    environ = {
-        "PROBE_SPANNER_EMULATOR_HOST": host,
-        "PROBE_SPANNER_PROJECT": PROJECT,
-        "PROBE_SPANNER_INSTANCE": INSTANCE,
-        "PROBE_SPANNER_DATABASE": database,
-    }
-    environ.update({f"PROBE_SPANNER_{key}": str(value) for key, value in (settings or {}).items()})
-    fair = fair_args(kwargs.get("threads", 1), kwargs.get("worker_class", "sync"))
-    extra = [*fair, *kwargs.pop("extra_args", ())]
-    return GunicornServer(PROBE_APP, env=environ, extra_args=extra, **kwargs)
+    return _fair_server(
+        PROBE_APP, spanner_env("PROBE_SPANNER_", host, database, settings), **kwargs
+    )
 
 
 def sessions_by_worker(responses: Iterable[Response]) -> dict[int, set[str]]:

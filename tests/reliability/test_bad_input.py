@@ -21,7 +21,6 @@ from typing import Any
 import pytest
 
 from spanner_pools import ConfigurationError
-from spanner_pools.emulator import Emulator
 from tests.conftest import INSTANCE, PROJECT
 from tests.e2e import GunicornServer, hammer, request, writes
 
@@ -29,7 +28,6 @@ from .harness import (
     Admin,
     example_server,
     failures,
-    probe_server,
     sessions_by_worker,
     tail,
 )
@@ -357,19 +355,13 @@ ROUNDS = 15
 
 @pytest.mark.e2e
 def test_request_errors_return_the_session_unpoisoned(
-    emulator: Emulator,
     admin: Admin,
     probe_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    probe_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
     """One worker (so ``/stats`` covers every request), two threads, POOL_SIZE=2."""
-    server = servers(
-        probe_server(
-            emulator.host, probe_db, settings={"POOL_SIZE": POOL_SIZE}, workers=1, threads=2
-        )
-    )
-    server.start(ready_path="/health")
+    server = probe_site(settings={"POOL_SIZE": POOL_SIZE}, workers=1, threads=2)
     calls: list[tuple[str, str, Any]] = []
     for i in range(ROUNDS):
         calls += [

@@ -13,10 +13,9 @@ from typing import Any
 
 import pytest
 
-from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer, hammer, writes
 
-from .harness import Admin, example_server, failures, tail, worker_stats
+from .harness import Admin, failures, tail, worker_stats
 
 pytestmark = pytest.mark.e2e
 
@@ -26,23 +25,17 @@ REQUESTS = 100
 
 
 def test_sessions_deleted_on_the_server_are_replaced_unseen(
-    emulator: Emulator,
     admin: Admin,
     example_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    example_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
-    server = servers(
-        example_server(
-            emulator.host,
-            example_db,
-            # The default PING_INTERVAL (300 s): the requests, not the pinger, meet the loss.
-            settings={"POOL_SIZE": POOL_SIZE},
-            workers=WORKERS,
-            threads=2,
-        )
+    server = example_site(
+        # The default PING_INTERVAL (300 s): the requests, not the pinger, meet the loss.
+        settings={"POOL_SIZE": POOL_SIZE},
+        workers=WORKERS,
+        threads=2,
     )
-    server.start(ready_path="/health")
     for _ in range(40):  # both workers have opened their pools (bounded)
         if len(admin.session_names(example_db)) == WORKERS * POOL_SIZE:
             break

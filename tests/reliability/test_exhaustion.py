@@ -14,10 +14,9 @@ from typing import Any
 
 import pytest
 
-from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer, hammer
 
-from .harness import Admin, failures, probe_server, tail, worker_stats
+from .harness import Admin, failures, tail, worker_stats
 
 pytestmark = pytest.mark.e2e
 
@@ -33,22 +32,16 @@ NO_HANG = POOL_TIMEOUT + HOLD + 10.0
 
 
 def test_exhausted_pool_answers_503_and_recovers(
-    emulator: Emulator,
     admin: Admin,
     probe_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    probe_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
-    server = servers(
-        probe_server(
-            emulator.host,
-            probe_db,
-            settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": POOL_TIMEOUT},
-            workers=WORKERS,
-            threads=THREADS,
-        )
+    server = probe_site(
+        settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": POOL_TIMEOUT},
+        workers=WORKERS,
+        threads=THREADS,
     )
-    server.start(ready_path="/health")
     responses = hammer(server.port, [("GET", f"/slow?sleep={HOLD}", None)] * REQUESTS, CONCURRENCY)
     statuses = Counter(r.status for r in responses)
     slowest = max(r.seconds for r in responses)

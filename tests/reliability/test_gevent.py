@@ -13,12 +13,10 @@ from typing import Any
 
 import pytest
 
-from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer, hammer, writes
 
 from .harness import (
     Admin,
-    example_server,
     failures,
     sessions_by_worker,
     shared_sessions,
@@ -38,24 +36,18 @@ CONCURRENCY = 16
 @pytest.mark.parametrize("preload", [False, True], ids=["no-preload", "preload"])
 def test_gevent_workers_under_load(
     preload: bool,
-    emulator: Emulator,
     admin: Admin,
     example_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    example_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
-    server = servers(
-        example_server(
-            emulator.host,
-            example_db,
-            # Greenlets outnumber sessions: a request may wait for one, never fail for it.
-            settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": 30},
-            workers=WORKERS,
-            worker_class="gevent",
-            preload=preload,
-        )
+    server = example_site(
+        # Greenlets outnumber sessions: a request may wait for one, never fail for it.
+        settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": 30},
+        workers=WORKERS,
+        worker_class="gevent",
+        preload=preload,
     )
-    server.start(ready_path="/health")
     calls = [
         ("POST", "/notes", {"body": f"g{i}"}) if i % WRITE_EVERY == 0 else ("GET", "/notes", None)
         for i in range(REQUESTS)

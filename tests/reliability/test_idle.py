@@ -18,7 +18,7 @@ import pytest
 from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer, hammer, writes
 
-from .harness import SESSION_RPCS, Admin, example_server, failures, tail, worker_stats
+from .harness import SESSION_RPCS, Admin, failures, tail, worker_stats
 
 pytestmark = pytest.mark.e2e
 
@@ -34,18 +34,13 @@ def test_idle_pools_stay_fresh_and_requests_pay_no_session_rpc(
     emulator: Emulator,
     admin: Admin,
     example_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    example_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
-    server = servers(
-        example_server(
-            emulator.host,
-            example_db,
-            settings={"POOL_SIZE": POOL_SIZE, "PING_INTERVAL": PING_INTERVAL},
-            workers=WORKERS,
-        )
+    server = example_site(
+        settings={"POOL_SIZE": POOL_SIZE, "PING_INTERVAL": PING_INTERVAL},
+        workers=WORKERS,
     )
-    server.start(ready_path="/health")
     warm = hammer(server.port, [("GET", "/notes", None)] * 20, concurrency=4)
     assert failures(warm) == [], tail(server)
     for _ in range(40):  # both workers have opened their pools (bounded)

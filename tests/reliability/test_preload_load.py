@@ -33,7 +33,6 @@ from tests.e2e import GunicornServer, hammer, writes
 
 from .harness import (
     Admin,
-    example_server,
     failures,
     sessions_by_worker,
     shared_sessions,
@@ -52,23 +51,17 @@ CONCURRENCY = 16
 
 
 def test_preload_threads_2000_requests(
-    emulator: Emulator,
     admin: Admin,
     example_db: str,
-    servers: Callable[[GunicornServer], GunicornServer],
+    example_site: Callable[..., GunicornServer],
     figures: dict[str, Any],
 ) -> None:
-    server = servers(
-        example_server(
-            emulator.host,
-            example_db,
-            settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": 30},
-            workers=WORKERS,
-            threads=THREADS,
-            preload=True,
-        )
+    server = example_site(
+        settings={"POOL_SIZE": POOL_SIZE, "POOL_TIMEOUT": 30},
+        workers=WORKERS,
+        threads=THREADS,
+        preload=True,
     )
-    server.start(ready_path="/health")
     calls = [
         ("POST", "/notes", {"body": f"note {i}"})
         if i % WRITE_EVERY == 0

@@ -2,26 +2,5 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
-import pytest
-
-from example_site.schema import SCHEMA as EXAMPLE_SCHEMA
-from spanner_pools.emulator import Emulator
-from tests.reliability.harness import Admin
-
-
-@pytest.fixture(scope="session")
-def admin(emulator: Emulator) -> Iterator[Admin]:
-    """Admin client (ListSessions, databases) on the suite-wide emulator."""
-    client = Admin(emulator.host)
-    yield client
-    client.close()
-
-
-@pytest.fixture
-def example_db(admin: Admin) -> Iterator[str]:
-    """A fresh database with the example site's schema."""
-    name = admin.create_database(EXAMPLE_SCHEMA, prefix="srv")
-    yield name
-    admin.drop(name)
+from tests.example_db import admin as admin  # the fixtures, re-exported
+from tests.example_db import example_db as example_db

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,7 +20,7 @@ from typing import Any
 
 from spanner_pools.emulator import free_port
 from tests.conftest import INSTANCE, PROJECT
-from tests.e2e import ROOT, Response, hammer, request
+from tests.e2e import ROOT, Response, hammer, wait_serving
 
 BIN = Path(sys.executable).parent
 ASGI_APP = "example_site.django_site.asgi:application"
@@ -78,21 +77,10 @@ class Server:
         """Start and wait for the port and a 200 from ``ready_path`` (bounded by ``timeout``)."""
         self.launch()
         assert self.process is not None
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"{self.name} exited early:\n{self.log()[-4000:]}")
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    pass
-            except OSError:
-                time.sleep(0.1)
-                continue
-            if ready_path is None or request(self.port, "GET", ready_path).status == 200:
-                return self
-            time.sleep(0.2)
-        self.kill()
-        raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log()[-4000:]}")
+        if not wait_serving(self.process, self.port, self.name, self.log, timeout, ready_path):
+            self.kill()
+            raise RuntimeError(f"{self.name} not ready in {timeout}s:\n{self.log()[-4000:]}")
+        return self
 
     def send(self, sig: int) -> None:
         assert self.process is not None
