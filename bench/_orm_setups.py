@@ -62,11 +62,11 @@ class Handle(Setup):
         self.manager.open()
 
     def read(self) -> None:
-        with self.manager.session() as handle:
+        with self.manager.handle() as handle:
             handle.execute_sql(READ)
 
     def write(self) -> None:
-        with self.manager.session() as handle:
+        with self.manager.handle() as handle:
             handle.execute_update(
                 "INSERT INTO notes (id, body) VALUES (@id, 'bench')",
                 params={"id": uuid.uuid4().hex},
@@ -218,9 +218,9 @@ class Django(Setup):
 
     def start(self) -> None:
         if self.alias.startswith("lib"):
-            from django_app import pools
+            from django_app import managers
 
-            pools[self.alias].open()  # what the gunicorn hook does in each worker
+            managers[self.alias].open()  # what the gunicorn hook does in each worker
 
     def _request(self, work: Callable[[Any], object]) -> None:
         from django.db import close_old_connections
@@ -241,9 +241,9 @@ class Django(Setup):
 
         connections[self.alias].close()
         if self.alias.startswith("lib"):
-            from django_app import pools
+            from django_app import managers
 
-            pools[self.alias].close()
+            managers[self.alias].close()
 
 
 DJANGO_SETUPS: list[tuple[str, str, int | None, str | None, str]] = [

@@ -2,7 +2,7 @@
 threads as sessions.
 
 In-process, per ``POOL`` mode at the default settings (``POOL_SIZE`` 10, ``POOL_TIMEOUT``
-5 s): 20 threads each check out a session (``manager.session()``, first use), hold it for
+5 s): 20 threads each check out a session (``manager.handle()``, first use), hold it for
 ``--hold`` ms without an RPC (the rest of a request's work), return it, and repeat. The wait
 is the time from asking to holding; ``PoolExhausted`` counts the checkouts that got no
 session within ``POOL_TIMEOUT``. With a first-come-first-served pool the p99 stays near
@@ -52,7 +52,7 @@ def measure(host: str, database: str, mode: str, hold: float) -> tuple[list[floa
         for _ in range(CHECKOUTS):
             asked = time.perf_counter()
             try:
-                with manager.session() as handle:
+                with manager.handle() as handle:
                     handle.session  # noqa: B018 - the checkout itself
                     mine.append(time.perf_counter() - asked)
                     time.sleep(hold)
@@ -119,7 +119,7 @@ def main(argv: list[str] | None = None) -> None:
     intro = (
         f"{THREADS} threads, each checking out a session {CHECKOUTS} times and holding it "
         f"{args.hold:g} ms without an RPC; default settings (`POOL_SIZE` 10, `POOL_TIMEOUT` "
-        "5 s) but `POOL`. Wait = from `manager.session()` to holding the session (first use). "
+        "5 s) but `POOL`. Wait = from `manager.handle()` to holding the session (first use). "
         "`bursty` makes a `GetSession` at every checkout; `multiplexed` lends its one "
         "session to everyone. A fair pool makes every thread wait about one hold; a wait of "
         "many holds means the waiter was passed over while others checked out again."

@@ -67,7 +67,7 @@ def main() -> None:
                     )
                 )
                 manager.open()
-                with manager.session() as handle:  # one request, as a worker would serve
+                with manager.handle() as handle:  # one request, as a worker would serve
                     handle.execute_sql("SELECT 1")
                 closers.append(manager.close)
             elif label == "client default":

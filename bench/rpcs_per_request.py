@@ -94,15 +94,15 @@ class Managed(Target):
         self.manager.open()
 
     def read(self) -> None:
-        with self.manager.session() as handle:
+        with self.manager.handle() as handle:
             handle.execute_sql(READ)
 
     def dml(self) -> None:
-        with self.manager.session() as handle:
+        with self.manager.handle() as handle:
             handle.run_in_transaction(_dml)
 
     def mutations(self) -> None:
-        with self.manager.session() as handle, handle.batch() as batch:
+        with self.manager.handle() as handle, handle.batch() as batch:
             _mutate(batch)
 
     def close(self) -> None:

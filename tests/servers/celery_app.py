@@ -39,7 +39,7 @@ spanner_pools.celery.install(open_at_start=os.environ.get("CELERY_OPEN_AT_START"
 @app.task
 def write_note(body: str) -> dict[str, Any]:
     """A read-write transaction (DML), then a read: the pid and the notes counted."""
-    with manager.session() as spanner:
+    with manager.handle() as spanner:
         spanner.run_in_transaction(
             lambda tx: tx.execute_update(
                 "INSERT INTO notes (id, body, created) VALUES (@id, @body, PENDING_COMMIT_TIMESTAMP())",

@@ -72,7 +72,7 @@ def test_inner_lifespan_runs_inside_the_pools(
     async def starlette_like(scope: Any, receive: Any, send: Any) -> None:
         assert (await receive())["type"] == "lifespan.startup"
         during["startup"] = len(server_sessions())
-        with manager.session() as s:
+        with manager.handle() as s:
             assert s.execute_sql("SELECT 1") == [[1]]
         await send({"type": "lifespan.startup.complete"})
         assert (await receive())["type"] == "lifespan.shutdown"
