@@ -23,7 +23,7 @@ from google.cloud.spanner_v1.session import Session
 from google.cloud.spanner_v1.snapshot import Snapshot
 
 from . import _compat
-from .errors import HandleClosed, PoolUnavailable
+from .errors import HandleClosed, PoolClosed, PoolUnavailable
 from .faults import TRANSPORT_ERRORS, is_session_not_found
 
 __all__ = ["Lender", "Loan", "SessionHandle"]
@@ -38,10 +38,20 @@ class Loan:
     loan returned.
     """
 
-    __slots__ = ("session", "checked_out_at", "thread_name", "checkout_stack", "leak_reported")
+    __slots__ = (
+        "session",
+        "settled",
+        "checked_out_at",
+        "thread_name",
+        "checkout_stack",
+        "leak_reported",
+    )
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        #: Set once, by whoever gives the session back to the pool: the handle's return or,
+        #: after the grace at close, the lender deleting it (then the handle's return is a no-op).
+        self.settled = False
         self.checked_out_at: float | None = None
         self.thread_name = threading.current_thread().name
         self.checkout_stack: str | None = None
@@ -117,6 +127,11 @@ class SessionHandle:
     def _checkout(self) -> Session:
         loan = self._loan
         if loan is not None and not self._closed:
+            if loan.settled:  # the pool closed and deleted it (see Lending.reclaim)
+                raise PoolClosed(
+                    f"Spanner pool {self._manager.alias!r} is closed; it deleted this "
+                    "handle's session"
+                )
             return loan.session
         with self._lock:
             if self._closed:

@@ -1,6 +1,7 @@
 """Lending one process's sessions to handles: the loans (so ``in_use`` is counted from them and
-is never negative), checkout tracing and counting, leak watching, and the return of sessions
-whose handle was dropped. One :class:`Lending` per process; a forked child makes its own.
+is never negative), checkout tracing and counting, leak watching, the return of sessions
+whose handle was dropped, and at close the deletion of sessions never given back (a server
+that cancelled its requests). One :class:`Lending` per process; a forked child makes its own.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 
 from . import tracing
 from .backends import Backend
-from .errors import PoolUnavailable
+from .errors import PoolClosed, PoolUnavailable
 from .handle import Loan
 from .leaks import LeakWatcher, caller_stack
 from .settings import SpannerSettings
@@ -58,6 +59,7 @@ class Lending:
         self._gauges_changed = gauges_changed
         self._span_attributes = span_attributes
         self._lock = threading.Lock()
+        self._settled = threading.Condition(self._lock)  # notified when a loan ends
         self._loans: set[Loan] = set()
         self._watcher: LeakWatcher | None = None
         self._closed = False
@@ -103,9 +105,10 @@ class Lending:
         """Return a loan's session to the pool it came from (deleted if that pool closed)."""
         if not self._ours(loan):
             return  # a handle from the parent, or returned already: not ours to return
-        backend = self._current_backend()
-        if backend is not None:
-            backend.put(loan.session)
+        if self._settle(loan):  # else close() deleted it already (see reclaim)
+            backend = self._current_backend()
+            if backend is not None:
+                backend.put(loan.session)
         self._forget(loan)  # only now: close() waits for it before closing the channel
         self._returned()
         self._gauges_changed()
@@ -114,12 +117,20 @@ class Lending:
         """A new session for the loan's one, which the server lost; on failure the loan is
         returned (the handle then holds none)."""
         try:
-            loan.session = self._open_backend().replace(loan.session)
+            backend = self._open_backend()
+            new = backend.replace(loan.session)
         except Exception:
             self._forget(loan)
             raise
         finally:
             self._gauges_changed()
+        with self._lock:
+            loan.session = new
+            reclaimed = loan.settled
+        if reclaimed:  # close() deleted the old session meanwhile: the new one is nobody's
+            backend.put(new)  # the pool is closed: deleted
+            self._forget(loan)
+            raise PoolClosed(f"Spanner pool {self.alias!r} is closed")
 
     def abandoned(self, loan: Loan) -> None:
         """A handle was garbage collected without ``close()``: give its session back.
@@ -152,10 +163,56 @@ class Lending:
         """Count a ``PoolUnavailable`` (fail-fast, no session) on its way to a request."""
         self._counters.add(transport_errors=1)
 
+    def _settle(self, loan: Loan) -> bool:
+        """Claim the loan's session for giving back: True for the first caller only."""
+        with self._lock:
+            first = not loan.settled
+            loan.settled = True
+            return first
+
     def _forget(self, loan: Loan) -> None:
         with self._lock:
             self._loans.discard(loan)
             self._counters.set_in_use(len(self._loans))
+            self._settled.notify_all()
+
+    # -- closing --------------------------------------------------------------------------------
+
+    def reclaim(self, backend: Backend, deadline: float) -> int:
+        """At close (the backend already stopped): wait until ``deadline`` (monotonic) for the
+        lent sessions to come back, then delete the ones still lent; how many.
+
+        A server that cancels its requests at stop (daphne) never returns the sessions of
+        their still-running views, and the process is about to exit: left lent, they would
+        stay on Spanner for an hour. Deleted here once (the handle's later return is a no-op);
+        their handles then get ``NotFound``, and :class:`PoolClosed` for the replacement.
+        The loans stay counted in ``in_use`` until their handles let go, so the channel stays
+        open for the RPCs they may still be running.
+        """
+        with self._lock:
+            while any(not loan.settled for loan in self._loans):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                self._settled.wait(left)
+            loans = [loan for loan in self._loans if not loan.settled]
+            for loan in loans:
+                loan.settled = True
+            sessions = [loan.session for loan in loans]
+        if not sessions:
+            return 0
+        self._log.warning(
+            "closing with %d session(s) still lent out when the wait for them ended: deleting "
+            "them (their requests get PoolClosed)",
+            len(sessions),
+        )
+        for session in sessions:
+            try:
+                backend.put(session)  # stopped: deleted on the server, counted
+            except Exception as exc:  # noqa: BLE001 - closing must finish
+                self._log.warning("could not delete a lent session: %s", exc)
+        self._gauges_changed()
+        return len(sessions)
 
     # -- leak detection -------------------------------------------------------------------------
 

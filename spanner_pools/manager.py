@@ -205,12 +205,12 @@ class PoolManager(ForkOwnership, LenderPart, StatsPart):
 
     def close(self, timeout: float = 5.0) -> None:
         """Stop lending and the pinger, wait up to ``timeout`` s for lent sessions, delete
-        every session.
+        every session (those still lent then too).
 
         Idempotent; registered to run at exit. A closed manager cannot be opened again. New
-        checkouts fail at once with :class:`PoolClosed`; a session returned (or created by a
-        pinger pass still running) after this deletes itself. The channel is closed once no
-        thread uses it any more.
+        checkouts fail at once with :class:`PoolClosed`, and so does a handle whose session
+        was deleted while lent; a session returned (or created by a pinger pass still running)
+        during the wait deletes itself. The channel is closed once no thread uses it any more.
         """
         proc = self._proc
         with proc.lock:
@@ -236,13 +236,7 @@ class PoolManager(ForkOwnership, LenderPart, StatsPart):
             self.log.warning(
                 "the pinger is still inside an RPC; it deletes what it holds when that ends"
             )
-        while proc.lending.in_use and time.monotonic() < deadline:
-            time.sleep(0.02)
-        if proc.lending.in_use:
-            self.log.warning(
-                "closing with %d session(s) still lent out; they are deleted when returned",
-                proc.lending.in_use,
-            )
+        proc.lending.reclaim(built.backend, deadline)  # then deletes what is still lent
         try:
             built.backend.clear()
         except Exception as exc:  # noqa: BLE001 - closing must finish

@@ -24,6 +24,8 @@ from spanner_pools import (
 from spanner_pools.emulator import Emulator
 from spanner_pools.owner import with_process_labels
 
+from .test_pinger import wait_for
+
 Make = Callable[..., PoolManager]
 SESSION_RPCS = {"Spanner.BatchCreateSessions", "Spanner.CreateSession", "Spanner.GetSession"}
 
@@ -230,17 +232,54 @@ def test_close_deletes_every_session_and_is_final(
         manager.handle().execute_sql("SELECT 1")
 
 
-def test_a_session_returned_after_close_is_deleted(
-    make_manager: Make, server_sessions: Callable[[], list[Any]]
+STILL_LENT = "still lent out when the wait for them ended"
+
+
+@pytest.mark.parametrize("pool", ["pinging", "bursty"])
+def test_a_session_still_lent_when_the_wait_ends_is_deleted_once(
+    make_manager: Make,
+    server_sessions: Callable[[], list[Any]],
+    caplog: pytest.LogCaptureFixture,
+    pool: str,
+) -> None:
+    """A server that cancelled the request (daphne) never gives it back: close deletes it."""
+    manager = make_manager(POOL_SIZE=2, POOL=pool)
+    handle = manager.session()
+    handle.execute_sql("SELECT 1")
+    with caplog.at_level("WARNING", logger="spanner_pools"):
+        manager.close(timeout=0)
+    assert server_sessions() == []  # the lent one too
+    assert [r for r in caplog.records if STILL_LENT in r.getMessage()] != []
+    assert manager.stats()["in_use"] == 1  # until the handle lets go (the channel stays open)
+    with pytest.raises(PoolClosed, match="deleted this handle's session"):
+        handle.execute_sql("SELECT 1")
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="spanner_pools"):
+        handle.close()  # nothing put back, nothing deleted twice
+    assert caplog.records == []
+    assert manager.stats()["in_use"] == 0
+    if pool == "pinging":
+        assert manager.stats()["sessions_deleted"] == 2
+    assert server_sessions() == []
+
+
+def test_a_session_given_back_while_close_waits_is_deleted_as_usual(
+    make_manager: Make, server_sessions: Callable[[], list[Any]], caplog: pytest.LogCaptureFixture
 ) -> None:
     manager = make_manager(POOL_SIZE=2)
     handle = manager.handle()
     handle.execute_sql("SELECT 1")
-    manager.close(timeout=0.1)
-    assert len(server_sessions()) == 1  # the lent one
-    handle.close()
+    with caplog.at_level("WARNING", logger="spanner_pools"):
+        closer = threading.Thread(target=manager.close, kwargs={"timeout": 300})
+        closer.start()
+        wait_for(lambda: manager.closed)
+        handle.close()  # within the wait: returned, then deleted by the closed pool
+        closer.join(300)  # ends as soon as nothing is lent, not after the wait
+    assert not closer.is_alive()
+    assert [r for r in caplog.records if STILL_LENT in r.getMessage()] == []
     assert server_sessions() == []
-    assert manager.stats()["in_use"] == 0
+    stats = manager.stats()
+    assert (stats["in_use"], stats["sessions_deleted"]) == (0, 2)
 
 
 def test_close_all_closes_every_registered_manager(
