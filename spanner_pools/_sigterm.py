@@ -8,7 +8,8 @@ interrupted code cannot hang it), restores the default action and re-raises the 
 process still dies by SIGTERM, as before. Nothing is installed when anything else owns SIGTERM
 (gunicorn, uvicorn, daphne/Twisted, Celery install their own handler before or after this; a
 server that replaces ours has its own lifecycle), and never under uWSGI, whose C handlers
-Python cannot see.
+Python cannot see. The same handler serves other signals whose default action ends a worker
+(gunicorn's quick-shutdown SIGQUIT, :mod:`._gunicorn_quit`).
 """
 
 from __future__ import annotations
@@ -21,55 +22,60 @@ import threading
 from collections.abc import Callable
 from types import FrameType
 
-__all__ = ["install", "installed"]
+__all__ = ["close_bounded", "install", "installed"]
 
 logger = logging.getLogger(__name__)
 
 #: Seconds the handler waits for the sessions to be deleted before the process dies anyway.
 CLOSE_TIMEOUT = 10.0
 
-_pid: int | None = None  # the process that installed the handler
-#: What the handler runs (the registry's ``close_all``), set by :func:`install`.
-_close: Callable[[], None] | None = None
+#: Per signal: the process that installed the handler, and what the handler runs (the
+#: registry's ``close_all``), set by :func:`install`.
+_pids: dict[int, int] = {}
+_closers: dict[int, Callable[[], None]] = {}
 
 
-def installed() -> bool:
-    """True if this process's SIGTERM handler is the one of this module."""
+def installed(signum: int = signal.SIGTERM) -> bool:
+    """True if this process's handler of ``signum`` (SIGTERM) is the one of this module."""
     try:
-        return signal.getsignal(signal.SIGTERM) is _on_sigterm
-    except (ValueError, AttributeError):  # pragma: no cover - no SIGTERM on this platform
+        return signal.getsignal(signum) is _on_signal
+    except (ValueError, AttributeError):  # pragma: no cover - no such signal on this platform
         return False
 
 
-def install(close: Callable[[], None]) -> bool:
-    """Install the handler (running ``close``) if SIGTERM has its default action here; True if
-    installed now."""
-    global _pid, _close
-    if not hasattr(signal, "SIGTERM") or threading.current_thread() is not threading.main_thread():
+def install(close: Callable[[], None], signum: int = signal.SIGTERM) -> bool:
+    """Install the handler (running ``close``) if ``signum`` (SIGTERM) has its default action
+    here; True if installed now."""
+    if threading.current_thread() is not threading.main_thread():
         return False
-    if "uwsgi" in sys.modules or _pid == os.getpid():
+    if "uwsgi" in sys.modules or _pids.get(signum) == os.getpid():
         return False
     try:
-        if signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        if signal.getsignal(signum) is not signal.SIG_DFL:
             return False
-        _close = close
-        signal.signal(signal.SIGTERM, _on_sigterm)
+        _closers[signum] = close
+        signal.signal(signum, _on_signal)
     except (ValueError, OSError):  # not the main interpreter, or no signals here
         return False
-    _pid = os.getpid()
+    _pids[signum] = os.getpid()
     return True
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    """Close every pool, then let SIGTERM do what it did before: end the process."""
-    closer = threading.Thread(
-        target=_close or (lambda: None), name="spanner-pools-sigterm", daemon=True
-    )
+def close_bounded(close: Callable[[], None], signum: int) -> None:
+    """Run ``close`` in a helper thread and wait at most :data:`CLOSE_TIMEOUT` for it."""
+    closer = threading.Thread(target=close, name="spanner-pools-signal", daemon=True)
     closer.start()
     closer.join(CLOSE_TIMEOUT)
     if closer.is_alive():
         logger.warning(
-            "spanner_pools: sessions not all deleted within %.0f s of SIGTERM", CLOSE_TIMEOUT
+            "spanner_pools: sessions not all deleted within %.0f s of %s",
+            CLOSE_TIMEOUT,
+            signal.Signals(signum).name,
         )
+
+
+def _on_signal(signum: int, frame: FrameType | None) -> None:
+    """Close every pool, then let the signal do what it did before: end the process."""
+    close_bounded(_closers.get(signum) or (lambda: None), signum)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)

@@ -50,13 +50,15 @@ def post_worker_init(worker: Any) -> None:
     If Spanner is unreachable the worker still boots; pools retry in the background and
     requests get 503 until they are open.
     """
-    from . import reaper
+    from . import _gunicorn_quit, reaper
     from ._gevent import init_grpc_for_gevent
 
     init_grpc_for_gevent()
     # Again: loading the app may have configured logging (Django's LOGGING).
     follow_gunicorn_log(getattr(worker, "log", None))
     registry.open_all(wait=True)
+    # gunicorn's quick shutdown (SIGQUIT) in a worker it does not end (UvicornWorker).
+    _gunicorn_quit.install(worker, registry.close_all)
     # A worker that replaces a killed one (timeout, OOM, SIGKILL) deletes what it left.
     reaper.reap_in_background(registry.managers())
 

@@ -94,3 +94,85 @@ print("still alive")
     assert result.returncode == -signal.SIGTERM, result.stderr
     assert result.stdout.split() == ["open"], result.stderr
     assert server_sessions() == []
+
+
+# -- gunicorn's quick shutdown (SIGQUIT to the workers) -------------------------------------------
+
+WORKER = """
+import resource, signal
+resource.setrlimit(resource.RLIMIT_CORE, (0, 0))  # SIGQUIT's default action dumps core
+class Cfg:
+    graceful_timeout = 3  # a grace of 1 s for the lent session
+class Worker:
+    cfg = Cfg()
+    def handle_exit(self, sig, frame):
+        print("original", signal.Signals(sig).name, flush=True)
+worker = Worker()
+from spanner_pools import _gunicorn_quit, _sigterm, registry
+"""
+
+
+def test_quit_hook_only_where_sigquit_has_its_default_action() -> None:
+    result = run(
+        WORKER
+        + """
+def handle_quit(signum, frame): pass
+signal.signal(signal.SIGQUIT, handle_quit)                    # gunicorn's own workers
+print(_gunicorn_quit.install(worker, registry.close_all), "handle_exit" in vars(worker))
+print(_gunicorn_quit.install(None, registry.close_all))       # no worker (called by hand)
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)                 # UvicornWorker.init_signals
+print(_gunicorn_quit.install(worker, registry.close_all), _sigterm.installed(signal.SIGQUIT))
+worker.handle_exit(signal.SIGUSR1, None)                      # other signals: only the original
+"""
+    )
+    assert result.stdout.split() == [
+        "False",
+        "False",
+        "False",
+        "True",
+        "True",
+        "original",
+        "SIGUSR1",
+    ]
+
+
+def quit_worker(config: str, trigger: str) -> subprocess.CompletedProcess[str]:
+    return run(
+        WORKER
+        + f"""
+import json, os, time
+from spanner_pools import PoolManager, SpannerSettings
+manager = PoolManager(SpannerSettings.from_mapping(json.loads({config!r})))
+manager.open()
+handle = manager.session()
+handle.execute_sql("SELECT 1")   # lent, never given back: deleted after the grace
+signal.signal(signal.SIGQUIT, signal.SIG_DFL)
+signal.signal(signal.SIGTERM, signal.SIG_DFL)
+_gunicorn_quit.install(worker, registry.close_all)
+print("open", flush=True)
+{trigger}
+time.sleep(30)
+print("still alive")
+"""
+    )
+
+
+def test_sigquit_through_handle_exit_deletes_the_sessions_then_sends_sigterm(
+    spanner_config: dict[str, Any], server_sessions: Callable[[], list[Any]]
+) -> None:
+    """UvicornWorker: its event loop hands SIGQUIT to ``worker.handle_exit``."""
+    config = json.dumps({**spanner_config, "POOL_SIZE": 2})
+    result = quit_worker(config, "worker.handle_exit(signal.SIGQUIT, None)")
+    assert result.returncode == -signal.SIGTERM, result.stderr
+    assert result.stdout.split() == ["open", "original", "SIGQUIT"], result.stderr
+    assert server_sessions() == []
+
+
+def test_sigquit_with_its_default_action_deletes_the_sessions_then_ends_the_process(
+    spanner_config: dict[str, Any], server_sessions: Callable[[], list[Any]]
+) -> None:
+    config = json.dumps({**spanner_config, "POOL_SIZE": 2})
+    result = quit_worker(config, "os.kill(os.getpid(), signal.SIGQUIT)")
+    assert result.returncode == -signal.SIGQUIT, result.stderr
+    assert result.stdout.split() == ["open"], result.stderr
+    assert server_sessions() == []
