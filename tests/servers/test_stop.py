@@ -110,10 +110,10 @@ def load_until_all_serve(server: Server, admin: Admin, db: str, processes: int) 
     raise AssertionError(f"only {sessions} sessions after the load:\n{server.log()[-3000:]}")
 
 
-#: Stops that cannot delete every session, for reasons outside the library (docs/deploy.md):
-#: gunicorn's SIGINT is a quick shutdown, and UvicornWorker ignores the SIGQUIT it then gets,
-#: so gunicorn SIGKILLs it after --graceful-timeout; daphne cancels in-flight requests at
-#: SIGTERM, so sessions lent to their (still running) sync views are never returned.
+#: Stops that cannot delete every session, for reasons outside the library (docs/deploy.md).
+#: None today: gunicorn's quick shutdown (SIGINT, then SIGQUIT to the workers, which
+#: UvicornWorker ignores) deletes them through the library's SIGQUIT hook, and daphne's
+#: cancelled requests (sessions never given back) through close() deleting what is still lent.
 NOT_CLEAN: set[tuple[str, str]] = set()
 STOPS = ["SIGTERM", "SIGINT", "SIGTERM-under-load"]
 MATRIX = [(c, s) for c in CASES for s in STOPS if (c.name, s) not in NOT_CLEAN]
