@@ -24,7 +24,7 @@ from spanner_pools import (
 from spanner_pools.emulator import Emulator
 from spanner_pools.owner import with_process_labels
 
-from .test_pinger import wait_for
+from .waiting import wait_for
 
 Make = Callable[..., PoolManager]
 SESSION_RPCS = {"Spanner.BatchCreateSessions", "Spanner.CreateSession", "Spanner.GetSession"}
@@ -244,7 +244,7 @@ def test_a_session_still_lent_when_the_wait_ends_is_deleted_once(
 ) -> None:
     """A server that cancelled the request (daphne) never gives it back: close deletes it."""
     manager = make_manager(POOL_SIZE=2, POOL=pool)
-    handle = manager.session()
+    handle = manager.handle()
     handle.execute_sql("SELECT 1")
     with caplog.at_level("WARNING", logger="spanner_pools"):
         manager.close(timeout=0)
