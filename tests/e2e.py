@@ -45,7 +45,8 @@ def request(
     timeout: float = 30.0,
     headers: Mapping[str, str] | None = None,
 ) -> Response:
-    """One HTTP request to 127.0.0.1:port; a connection error becomes status 0."""
+    """One HTTP request to 127.0.0.1:port; a connection error becomes status 0, also one in
+    the middle of the response (``IncompleteRead``: a server killed while it answered)."""
     start = time.monotonic()
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
@@ -61,8 +62,8 @@ def request(
             {k.lower(): v for k, v in resp.getheaders()},
             time.monotonic() - start,
         )
-    except OSError as exc:
-        return Response(0, str(exc).encode(), {}, time.monotonic() - start)
+    except (OSError, http.client.HTTPException) as exc:
+        return Response(0, str(exc).encode() or repr(exc).encode(), {}, time.monotonic() - start)
     finally:
         conn.close()
 
