@@ -7,13 +7,14 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
+from collections.abc import Callable
 
 import pytest
 
 from spanner_pools.emulator import Emulator
 from tests.e2e import GunicornServer, hammer
 from tests.reliability.harness import Admin, failures
+from tests.waiting import wait_for
 
 from .harness import ASGI_APP, FLASK_FACTORY, BackgroundLoad, Server, mixed_load, site_env
 from .test_stop import gunicorn
@@ -22,13 +23,10 @@ from .test_uwsgi import sessions_by_pid, uwsgi
 POOL_SIZE = 2
 
 
-def poll(condition: object, timeout: float = 30.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():  # type: ignore[operator]
-            return True
-        time.sleep(0.25)
-    return bool(condition())  # type: ignore[operator]
+def poll(condition: Callable[[], bool], server: Server | GunicornServer) -> None:
+    """Wait (bounded, 30 s) for ``condition``, listing sessions at most every 0.25 s; a
+    failure shows the end of the server's log."""
+    wait_for(condition, 30.0, interval=0.25, detail=lambda: server.log()[-3000:])
 
 
 @pytest.mark.e2e
@@ -47,10 +45,10 @@ def test_gunicorn_worker_killed_under_load(
         load = BackgroundLoad(server.port, mixed_load(10, 30), 4).start(4)
         os.kill(victim, signal.SIGKILL)
         load.join()
-        assert poll(lambda: victim not in sessions_by_pid(admin, example_db)), server.log()[-3000:]
+        poll(lambda: victim not in sessions_by_pid(admin, example_db), server)
         after = sessions_by_pid(admin, example_db)
         assert after[survivor] == before[survivor]  # the live worker's sessions are intact
-        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)  # its replacement
+        poll(lambda: len(sessions_by_pid(admin, example_db)) == 2, server)  # its replacement
         assert "left by dead processes" in server.log()
     assert admin.session_names(example_db) == [], server.log()[-3000:]
 
@@ -93,7 +91,7 @@ def test_uwsgi_busy_stop_leaves_no_session(
     with uwsgi(emulator, example_db, *options) as server:
         server.start()
         assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
-        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2), server.log()[-3000:]
+        poll(lambda: len(sessions_by_pid(admin, example_db)) == 2, server)
         load = BackgroundLoad(server.port, mixed_load(20, 60), 4).start(8)
         # --die-on-term: SIGTERM, like SIGINT, kills the workers at once
         server.stop(signal.SIGINT if stop.endswith("SIGINT") else signal.SIGTERM)
@@ -110,7 +108,7 @@ def test_uwsgi_lazy_apps_busy_stop_is_cleaned_up_at_the_next_start(
     with uwsgi(emulator, example_db, "--lazy-apps") as first:
         first.start()
         assert failures(hammer(first.port, mixed_load(4, 12), concurrency=4)) == []
-        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2), first.log()[-3000:]
+        poll(lambda: len(sessions_by_pid(admin, example_db)) == 2, first)
         load = BackgroundLoad(first.port, mixed_load(20, 60), 4).start(8)
         first.stop(signal.SIGTERM)  # --die-on-term: busy workers skip every Python hook
         load.join()
@@ -122,7 +120,7 @@ def test_uwsgi_lazy_apps_busy_stop_is_cleaned_up_at_the_next_start(
             now = sessions_by_pid(admin, example_db)
             return not old & set(now) and sorted(map(len, now.values())) == [2, 2]
 
-        assert poll(replaced), second.log()[-3000:]  # both workers of the second are up
+        poll(replaced, second)  # both workers of the second are up
         second.stop(signal.SIGTERM)  # idle now: every worker runs its exit hooks
     assert admin.session_names(example_db) == [], second.log()[-3000:]
 
@@ -135,13 +133,13 @@ def test_uvicorn_worker_killed_is_cleaned_up_by_its_replacement(
     env = site_env(emulator.host, example_db, POOL_SIZE)
     with Server("uvicorn", [*args, "--workers", "2"], env) as server:
         server.start()
-        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2), server.log()[-3000:]
+        poll(lambda: len(sessions_by_pid(admin, example_db)) == 2, server)
         before = sessions_by_pid(admin, example_db)
         victim, survivor = sorted(before)
         os.kill(victim, signal.SIGKILL)  # uvicorn's supervisor starts a new worker
-        assert poll(lambda: victim not in sessions_by_pid(admin, example_db)), server.log()[-3000:]
+        poll(lambda: victim not in sessions_by_pid(admin, example_db), server)
         assert sessions_by_pid(admin, example_db)[survivor] == before[survivor]
-        assert poll(lambda: len(sessions_by_pid(admin, example_db)) == 2)
+        poll(lambda: len(sessions_by_pid(admin, example_db)) == 2, server)
         assert failures(hammer(server.port, mixed_load(4, 12), concurrency=4)) == []
         server.stop(signal.SIGTERM)
     assert admin.session_names(example_db) == [], server.log()[-3000:]
