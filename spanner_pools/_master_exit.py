@@ -46,9 +46,8 @@ def reap_at_exit(managers: Iterable[Any]) -> bool:
     global _registered_in, _command
     if _registered_in == os.getpid():
         return True
-    data = reaper.payload(managers)
-    found = reaper.command()
-    if data is None or found is None:
+    prepared = reaper.prepare(managers)
+    if prepared is None:
         return False
     try:
         libc = ctypes.CDLL(None)
@@ -59,13 +58,9 @@ def reap_at_exit(managers: Iterable[Any]) -> bool:
         return False
     register.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_void_p]
     register.restype = ctypes.c_int
-    read_end, write_end = os.pipe()
-    try:
-        os.write(write_end, data)  # at most reaper.MAX_PAYLOAD: fits the pipe's buffer
-    finally:
-        os.close(write_end)
+    data, argv, env = prepared
+    read_end = reaper.filled_pipe(data)
     os.set_inheritable(read_end, True)  # the shell's python reads it as stdin
-    argv, env = found
     line = shell_command(os.getpid(), read_end, argv, env["PYTHONPATH"])
     buffer = ctypes.create_string_buffer(line.encode())
     if register(system, ctypes.cast(buffer, ctypes.c_void_p), None) != 0:

@@ -23,7 +23,16 @@ from typing import Any
 
 from .owner import reap
 
-__all__ = ["command", "main", "payload", "reap_in_background", "run", "spawn"]
+__all__ = [
+    "command",
+    "filled_pipe",
+    "main",
+    "payload",
+    "prepare",
+    "reap_in_background",
+    "run",
+    "spawn",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +110,39 @@ def command() -> tuple[list[str], dict[str, str]] | None:
     return [python, "-m", "spanner_pools.reaper"], env
 
 
-def run(managers: Iterable[Any], timeout: float = DEFAULT_TIMEOUT) -> int | None:
-    """Run a reaper process for these managers and wait for it (at most ``timeout`` s plus a
-    moment); its exit code, or None if none ran."""
+def prepare(
+    managers: Iterable[Any], timeout: float = DEFAULT_TIMEOUT
+) -> tuple[bytes, list[str], dict[str, str]] | None:
+    """A reaper process's stdin, argv and environment for these managers, or None if none is
+    to run (nothing to reap for, or no Python)."""
     data = payload(managers, timeout)
     found = command()
     if data is None or found is None:
         return None
-    argv, env = found
+    return data, *found
+
+
+def filled_pipe(data: bytes) -> int:
+    """The read end of a pipe that holds ``data``, its write end closed: a child's stdin.
+    ``data`` fits the pipe's buffer (:data:`MAX_PAYLOAD`), so the write never blocks."""
+    read_end, write_end = os.pipe()
+    try:
+        os.write(write_end, data)
+    except BaseException:
+        os.close(read_end)
+        raise
+    finally:
+        os.close(write_end)
+    return read_end
+
+
+def run(managers: Iterable[Any], timeout: float = DEFAULT_TIMEOUT) -> int | None:
+    """Run a reaper process for these managers and wait for it (at most ``timeout`` s plus a
+    moment); its exit code, or None if none ran."""
+    prepared = prepare(managers, timeout)
+    if prepared is None:
+        return None
+    data, argv, env = prepared
     try:
         return subprocess.run(
             argv, input=data, env=env, timeout=timeout + 2, check=False
@@ -121,21 +155,18 @@ def run(managers: Iterable[Any], timeout: float = DEFAULT_TIMEOUT) -> int | None
 def spawn(managers: Iterable[Any], timeout: float = DEFAULT_TIMEOUT) -> int | None:
     """Start a reaper process without waiting (``posix_spawn``: no Python fork hooks, no
     ``Popen`` left to warn); its PID, or None. The caller's ``waitpid`` collects it."""
-    data = payload(managers, timeout)
-    found = command()
-    if data is None or found is None:
+    prepared = prepare(managers, timeout)
+    if prepared is None:
         return None
-    argv, env = found
-    read_end, write_end = os.pipe()
+    data, argv, env = prepared
+    read_end = filled_pipe(data)
     try:
         pid = os.posix_spawn(argv[0], argv, env, file_actions=[(os.POSIX_SPAWN_DUP2, read_end, 0)])
-        os.write(write_end, data)  # fits the pipe's buffer: never blocks
     except OSError as exc:
         logger.warning("spanner_pools: could not start the reaper process: %s", exc)
         return None
     finally:
         os.close(read_end)
-        os.close(write_end)
     return pid
 
 
