@@ -19,6 +19,7 @@ from spanner_pools.emulator import Emulator
 from spanner_pools.owner import PID_KEY
 from tests.e2e import hammer
 from tests.reliability.harness import Admin, failures
+from tests.waiting import wait_for
 
 from .harness import BIN, BackgroundLoad, Server, mixed_load, site_env
 
@@ -204,11 +205,15 @@ def test_max_requests_recycling_deletes_every_recycled_pool(
                 and all(len(v) == POOL_SIZE for v in by_pid.values())
             )
 
-        deadline = time.monotonic() + 60
-        while not only_live_pools() and time.monotonic() < deadline:
-            time.sleep(0.25)
-        by_pid = sessions_by_pid(admin, example_db)
-        assert only_live_pools(), f"{by_pid} live={worker_pids(server)}\n{server.log()[-3000:]}"
+        wait_for(
+            only_live_pools,
+            60,
+            interval=0.25,
+            detail=lambda: (
+                f"{sessions_by_pid(admin, example_db)} live={worker_pids(server)}\n"
+                f"{server.log()[-3000:]}"
+            ),
+        )
         fifo_quit(server)
     left = admin.session_names(example_db)
     assert left == [], f"{len(left)} sessions left:\n{server.log()[-4000:]}"
