@@ -144,7 +144,7 @@ import json, os, time
 from spanner_pools import PoolManager, SpannerSettings
 manager = PoolManager(SpannerSettings.from_mapping(json.loads({config!r})))
 manager.open()
-handle = manager.session()
+handle = manager.handle()
 handle.execute_sql("SELECT 1")   # lent, never given back: deleted after the grace
 signal.signal(signal.SIGQUIT, signal.SIG_DFL)
 signal.signal(signal.SIGTERM, signal.SIG_DFL)
