@@ -97,7 +97,6 @@ class LeakWatcher:
                 next_due = left if next_due is None else min(next_due, left)
                 continue
             loan.leak_reported = True
-            self._counters.add(leaks_reported=1)
             self._log.warning(
                 "session held for %.1fs (LEAK_TIMEOUT=%gs) by thread %s and not returned "
                 "(reported once per handle); checked out at:\n%s",
@@ -106,4 +105,6 @@ class LeakWatcher:
                 loan.thread_name,
                 loan.checkout_stack or "(stack not recorded)",
             )
+            # Counted once logged: whoever sees the count can find the report in the log.
+            self._counters.add(leaks_reported=1)
         return next_due
